@@ -1,0 +1,57 @@
+# Quick start on a fresh machine: `make demo`, then `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ENV := source scripts/env.sh &&
+
+.PHONY: help install odbc demo test lint check-config sandbox stop lock clean
+
+help:
+	@echo "make demo          run the demo source end to end against the Stock2Shop sandbox"
+	@echo "make test          run the whole test suite (real ODBC to SQLite, PostgreSQL and MariaDB)"
+	@echo "make lint          ruff (with Airflow's AIR rules)"
+	@echo "make check-config  validate every source config in include/sources"
+	@echo "make sandbox/stop  start/stop the local Stock2Shop sandbox"
+	@echo "make lock          regenerate constraints.txt from a clean install"
+
+odbc:
+	@bash scripts/ensure_odbc.sh
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	@touch $(STAMP)
+
+install: odbc $(STAMP)
+
+demo: install
+	@bash scripts/demo.sh
+
+test: install
+	@$(ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check-config: install
+	@$(ENV) $(BIN)/python -m stock2shop_sync.cli check-config
+
+sandbox: install
+	@bash scripts/sandbox.sh start
+
+stop:
+	@bash scripts/sandbox.sh stop
+
+lock:
+	rm -rf /tmp/s2s-lock-venv && $(PYTHON) -m venv /tmp/s2s-lock-venv
+	/tmp/s2s-lock-venv/bin/python -m pip install --quiet --upgrade pip
+	/tmp/s2s-lock-venv/bin/python -m pip install --quiet -r requirements-dev.txt
+	(echo "# The full resolved dependency set of requirements-dev.txt, from a clean install (make lock)."; \
+	  /tmp/s2s-lock-venv/bin/python -m pip freeze --exclude-editable) > constraints.txt
+
+clean: stop
+	rm -rf .demo .staging .pytest_cache

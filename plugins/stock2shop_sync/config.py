@@ -1,0 +1,331 @@
+"""Typed, validated models of source configs and field mappings.
+
+A *source config* (``include/sources/<id>.yaml``) says where one merchant system is, which Stock2Shop source
+it feeds and how it is scheduled. A *mapping* (``include/mappings/<preset>.yaml``) says how that system's
+rows become Stock2Shop's canonical columns. Both are validated here, and every problem is reported as a
+:class:`ConfigError` that names the file, the key and what is wrong.
+
+Nothing in this module touches a database or the network: the DAG factory calls it at parse time.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+#: Entities a source can sync into Stock2Shop.
+Entity = Literal["products", "customers"]
+
+#: Canonical product columns (one row per variant), named as Stock2Shop fields.
+PRODUCT_FIELDS: frozenset[str] = frozenset(
+    {
+        "source_product_code",
+        "source_variant_code",
+        "sku",
+        "title",
+        "body_html",
+        "collection",
+        "product_type",
+        "vendor",
+        "tags",
+        "product_active",
+        "barcode",
+        "grams",
+        "qty",
+        "price",
+        "inventory_management",
+        "sync_token",
+        "option1_name",
+        "option2_name",
+        "option3_name",
+        "option1_value",
+        "option2_value",
+        "option3_value",
+    }
+)
+#: Canonical customer columns.
+CUSTOMER_FIELDS: frozenset[str] = frozenset(
+    {"source_customer_code", "customer_active", "first_name", "last_name", "email", "accepts_marketing"}
+)
+#: Console CSV conventions: any number of price tiers, warehouses, meta keys and images.
+PRODUCT_PATTERNS = (
+    re.compile(r"^price_[A-Za-z0-9][A-Za-z0-9 _.-]*$"),
+    re.compile(r"^qty_[A-Za-z0-9][A-Za-z0-9 _.-]*$"),
+    re.compile(r"^meta_[A-Za-z0-9][A-Za-z0-9_.-]*$"),
+    re.compile(r"^image[1-9][0-9]*$"),
+)
+CUSTOMER_PATTERNS = (re.compile(r"^meta_[A-Za-z0-9][A-Za-z0-9_.-]*$"),)
+
+_SQL_WRITE_WORDS = re.compile(
+    r"\b(INSERT|UPDATE|DELETE|MERGE|DROP|ALTER|CREATE|TRUNCATE|GRANT|REVOKE|EXEC|EXECUTE|CALL)\b", re.IGNORECASE
+)
+
+
+def sources_dir() -> Path:
+    """Folder of the deployment's source configs (``S2S_SOURCES_DIR`` or ``include/sources``)."""
+    return Path(os.environ.get("S2S_SOURCES_DIR") or PROJECT_ROOT / "include" / "sources")
+
+
+def mappings_dir() -> Path:
+    """Folder of the mapping presets (``S2S_MAPPINGS_DIR`` or ``include/mappings``)."""
+    return Path(os.environ.get("S2S_MAPPINGS_DIR") or PROJECT_ROOT / "include" / "mappings")
+
+
+@dataclass
+class ConfigError(Exception):
+    """A config or mapping problem, naming the file, the key and what is wrong."""
+
+    file: str
+    key: str
+    problem: str
+    source_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key or '(file)'}: {self.problem}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EntityMapping(_Strict):
+    """How one entity (products or customers) is read from a source and renamed to canonical columns."""
+
+    query: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    defaults: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("query")
+    @classmethod
+    def _read_only_query(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        stripped = re.sub(r"--[^\n]*|/\*.*?\*/", " ", value, flags=re.DOTALL).strip()
+        first = stripped.split(None, 1)[0].upper() if stripped else ""
+        if first not in {"SELECT", "WITH"}:
+            raise ValueError(f"an extract query must start with SELECT or WITH, not {first or 'nothing'!r}")
+        if match := _SQL_WRITE_WORDS.search(stripped):
+            raise ValueError(f"an extract query must only read, but it contains {match.group(1).upper()!r}")
+        if ";" in stripped.rstrip(";"):
+            raise ValueError("an extract query must be a single statement (found ';' inside it)")
+        return value
+
+
+class Mapping(_Strict):
+    """A mapping preset: which connector reads the source and how each entity maps."""
+
+    name: str
+    connector: str
+    description: str = ""
+    takes_orders: bool = True
+    products: EntityMapping | None = None
+    customers: EntityMapping | None = None
+
+    def entity(self, entity: str) -> EntityMapping:
+        found = getattr(self, entity, None)
+        if found is None:
+            raise KeyError(f"mapping {self.name!r} has no {entity!r} section")
+        return found
+
+
+class DatabaseConnection(_Strict):
+    """Where the source's data lives: an Airflow Connection id, plus the ODBC driver name for SQL sources."""
+
+    conn_id: str
+    driver: str | None = None
+
+
+class Stock2ShopTarget(_Strict):
+    """The Stock2Shop account and source this config feeds."""
+
+    conn_id: str = "stock2shop_default"
+    source_id: int = Field(gt=0)
+
+
+class ValidationSettings(_Strict):
+    """How much bad data a run tolerates before it refuses to upload."""
+
+    max_invalid_share: float = Field(default=0.1, ge=0.0, le=1.0)
+
+
+class SourceConfig(_Strict):
+    """One configured source: becomes the DAG ``s2s_<source_id>``."""
+
+    source_id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    type: str
+    description: str = ""
+    connection: DatabaseConnection
+    stock2shop: Stock2ShopTarget
+    entities: list[Entity] = Field(default_factory=lambda: ["products", "customers"], min_length=1)
+    schedule: str | None = "@hourly"
+    mapping: str | None = None
+    mapping_overrides: dict[str, Any] = Field(default_factory=dict)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    owner: str = "stock2shop"
+    tags: list[str] = Field(default_factory=list)
+    path: str = Field(default="", exclude=True)
+
+    @property
+    def dag_id(self) -> str:
+        return f"s2s_{self.source_id}"
+
+    @property
+    def mapping_name(self) -> str:
+        return self.mapping or self.type
+
+    @model_validator(mode="after")
+    def _unique_entities(self) -> SourceConfig:
+        if len(set(self.entities)) != len(self.entities):
+            raise ValueError("entities lists an entity twice")
+        return self
+
+
+def _error_key(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _from_validation_error(exc: ValidationError, file: str, source_id: str | None, prefix: str = "") -> ConfigError:
+    problems = []
+    for err in exc.errors():
+        key = _error_key(tuple(prefix.split(".")) + err["loc"] if prefix else err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append((key, message))
+    key, message = problems[0]
+    if len(problems) > 1:
+        message += "; also " + "; ".join(f"{k}: {m}" for k, m in problems[1:])
+    return ConfigError(file, key, message, source_id)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(str(path), where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "(file)", f"not UTF-8 text: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "(file)", "expected a mapping of keys to values at the top level")
+    return data
+
+
+def load_source(path: Path | str) -> SourceConfig:
+    """Load and validate one source config, including its resolved mapping."""
+    path = Path(path)
+    data = _read_yaml(path)
+    source_id = data.get("source_id") if isinstance(data.get("source_id"), str) else None
+    try:
+        config = SourceConfig.model_validate({**data, "path": str(path)})
+    except ValidationError as exc:
+        raise _from_validation_error(exc, str(path), source_id) from None
+    resolve_mapping(config)
+    return config
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _check_fields(mapping: Mapping, file: str, source_id: str | None, prefix: str) -> None:
+    for entity, known, patterns in (
+        ("products", PRODUCT_FIELDS, PRODUCT_PATTERNS),
+        ("customers", CUSTOMER_FIELDS, CUSTOMER_PATTERNS),
+    ):
+        section = getattr(mapping, entity)
+        if section is None:
+            continue
+        for kind in ("fields", "defaults"):
+            for name in getattr(section, kind):
+                if name not in known and not any(p.match(name) for p in patterns):
+                    raise ConfigError(
+                        file,
+                        f"{prefix}{entity}.{kind}.{name}",
+                        f"unknown {entity[:-1]} field {name!r}; expected one of {sorted(known)} "
+                        f"or a pattern ({', '.join(p.pattern for p in patterns)})",
+                        source_id,
+                    )
+            for name, column in section.fields.items():
+                if not isinstance(column, str) or not column.strip():
+                    raise ConfigError(file, f"{prefix}{entity}.fields.{name}", "must name a source column", source_id)
+
+
+def load_mapping(name: str) -> Mapping:
+    """Load a mapping preset by name from the mappings folder."""
+    path = mappings_dir() / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in mappings_dir().glob("*.yaml"))
+        raise ConfigError(str(path), "(file)", f"no mapping preset {name!r}; known presets: {known}")
+    data = _read_yaml(path)
+    try:
+        mapping = Mapping.model_validate(data)
+    except ValidationError as exc:
+        raise _from_validation_error(exc, str(path), None) from None
+    _check_fields(mapping, str(path), None, "")
+    return mapping
+
+
+def resolve_mapping(config: SourceConfig) -> Mapping:
+    """The source's mapping: its preset with the source's ``mapping_overrides`` merged on top."""
+    try:
+        preset = load_mapping(config.mapping_name)
+    except ConfigError as exc:
+        key = "mapping" if config.mapping else "type"
+        raise ConfigError(config.path, key, f"{exc.problem} (while reading {exc.file})", config.source_id) from None
+    if not config.mapping_overrides:
+        return preset
+    merged = _deep_merge(preset.model_dump(), config.mapping_overrides)
+    try:
+        mapping = Mapping.model_validate(merged)
+    except ValidationError as exc:
+        raise _from_validation_error(exc, config.path, config.source_id, "mapping_overrides") from None
+    _check_fields(mapping, config.path, config.source_id, "mapping_overrides.")
+    return mapping
+
+
+def load_all(directory: Path | str | None = None) -> tuple[list[SourceConfig], list[ConfigError]]:
+    """Every source config in a folder: the valid ones, and one error per broken file.
+
+    A broken file never hides the others. Two files claiming the same ``source_id`` are both reported.
+    """
+    directory = Path(directory) if directory else sources_dir()
+    configs: list[SourceConfig] = []
+    errors: list[ConfigError] = []
+    for path in sorted(directory.glob("*.y*ml")):
+        try:
+            configs.append(load_source(path))
+        except ConfigError as exc:
+            errors.append(exc)
+    seen: dict[str, SourceConfig] = {}
+    unique: list[SourceConfig] = []
+    for config in configs:
+        if config.source_id in seen:
+            errors.append(
+                ConfigError(
+                    config.path,
+                    "source_id",
+                    f"{config.source_id!r} is already used by {seen[config.source_id].path}",
+                    None,
+                )
+            )
+            continue
+        seen[config.source_id] = config
+        unique.append(config)
+    return unique, errors

@@ -1,0 +1,122 @@
+"""Build one Airflow DAG per source config. No database or network I/O happens here (parse time).
+
+A source's DAG, per entity it syncs: ``extract_<entity> >> validate_<entity> >> upload_<entity>``, then
+``report``. Uploads run one after another because a new Stock2Shop login invalidates older tokens.
+
+A broken config never hides the other sources: it becomes a DAG of its own, tagged ``config-error``, whose
+description and docs carry the error and whose only task fails with it. ``make check-config`` prints the
+same errors from the command line.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from airflow.sdk import DAG, CronDataIntervalTimetable
+
+from stock2shop_sync.config import ConfigError, SourceConfig, load_all
+from stock2shop_sync.operators.sync import (
+    ConfigErrorOperator,
+    SourceExtractOperator,
+    Stock2ShopUploadOperator,
+    SyncReportOperator,
+    ValidateOperator,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+log = logging.getLogger(__name__)
+
+START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+DEFAULT_ARGS = {
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=15),
+}
+
+
+def _doc(config: SourceConfig) -> str:
+    return (
+        f"### Stock2Shop source `{config.source_id}`\n\n{config.description}\n\n"
+        f"* type: `{config.type}` (mapping `{config.mapping_name}`)\n"
+        f"* Stock2Shop source id: `{config.stock2shop.source_id}` via connection `{config.stock2shop.conn_id}`\n"
+        f"* source connection: `{config.connection.conn_id}`\n"
+        f"* entities: {', '.join(config.entities)}\n"
+        f"* config file: `{config.path}`\n"
+    )
+
+
+def build_source_dag(config: SourceConfig) -> DAG:
+    """The DAG ``s2s_<source_id>`` for one valid source config."""
+    schedule = CronDataIntervalTimetable(config.schedule, timezone="UTC") if config.schedule else None
+    with DAG(
+        dag_id=config.dag_id,
+        description=config.description or f"Sync {config.type} source {config.source_id} into Stock2Shop",
+        doc_md=_doc(config),
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=sorted({"stock2shop", config.type, *config.tags}),
+        default_args={**DEFAULT_ARGS, "owner": config.owner},
+    ) as dag:
+        step_ids: list[str] = []
+        previous_upload = None
+        for entity in config.entities:
+            common = {"config_path": config.path, "entity": entity}
+            extract = SourceExtractOperator(task_id=f"extract_{entity}", **common)
+            validate = ValidateOperator(task_id=f"validate_{entity}", upstream_task_id=extract.task_id, **common)
+            upload = Stock2ShopUploadOperator(task_id=f"upload_{entity}", upstream_task_id=validate.task_id, **common)
+            extract >> validate >> upload
+            if previous_upload is not None:
+                previous_upload >> upload
+            previous_upload = upload
+            step_ids += [extract.task_id, validate.task_id, upload.task_id]
+        report = SyncReportOperator(task_id="report", config_path=config.path, step_task_ids=step_ids)
+        dag.get_task(step_ids[-1]) >> report
+    return dag
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in name.lower())
+
+
+def build_error_dag(error: ConfigError, dag_id: str | None = None) -> DAG:
+    """A stand-in DAG that makes a broken config visible in the UI."""
+    with DAG(
+        dag_id=dag_id or f"s2s_{_safe(error.source_id or Path(error.file).stem)}",
+        description=f"CONFIG ERROR: {error}"[:200],
+        doc_md=(
+            f"### Invalid source config\n\n* file: `{error.file}`\n* key: `{error.key}`\n* problem: {error.problem}\n"
+        ),
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        tags=["stock2shop", "config-error"],
+    ) as dag:
+        ConfigErrorOperator(task_id="config_error", error=str(error))
+    return dag
+
+
+def build_dags(directory: Path | str | None = None) -> dict[str, DAG]:
+    """Every source's DAG, keyed by dag id, plus one stand-in DAG per broken config."""
+    configs, errors = load_all(directory)
+    dags: dict[str, DAG] = {}
+    for config in configs:
+        dags[config.dag_id] = build_source_dag(config)
+    for error in errors:
+        log.error("Stock2Shop source config error: %s", error)
+        dag_id = f"s2s_{_safe(error.source_id or Path(error.file).stem)}"
+        if dag_id in dags:  # e.g. a second file claiming a source id that a valid file already has
+            dag_id = f"s2s_{_safe(Path(error.file).stem)}_config_error"
+        dags[dag_id] = build_error_dag(error, dag_id)
+    return dags
+
+
+def dag_ids(dags: Iterable[DAG]) -> list[str]:
+    return sorted(d.dag_id for d in dags)

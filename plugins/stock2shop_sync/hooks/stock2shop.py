@@ -1,0 +1,283 @@
+"""Hook for the Stock2Shop REST API as a source uses it.
+
+Documented (stock2shop-api-and-model.md, section 2): ``POST /v1/users/authenticate``, the token as a
+``token`` query parameter, ``GET /v1/sources``, ``POST /v1/products/queue`` with ``system_products``,
+``GET /v1/queue/summary``, HTTP 429 with ``x-S2S-RateLimit`` (requests per second). Not public: pushing
+customers. The paths we assume for it live in :attr:`Stock2ShopHook.ENDPOINTS` and nowhere else, and the
+README's "Stock2Shop API contract" section states the contract the sandbox implements.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseHook
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
+
+class Stock2ShopError(Exception):
+    """A Stock2Shop request failed. ``retryable`` says whether trying again later can help."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class Stock2ShopAuthError(Stock2ShopError):
+    """The credentials were refused: retrying cannot fix this."""
+
+
+@dataclass
+class UploadResult:
+    """What one upload sent: items, batches (requests that were accepted) and what Stock2Shop said it queued."""
+
+    items: int = 0
+    batches: int = 0
+    queued: int = 0
+    retries: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+def _mask(value: str | None) -> None:
+    if not value:
+        return
+    try:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(value)
+    except Exception:  # noqa: BLE001 - masking is best effort outside a task
+        log.debug("secrets masker unavailable")
+
+
+class Stock2ShopHook(BaseHook):
+    """Talk to Stock2Shop with one shared token, batching, throttling and 429 handling.
+
+    The connection's host is the API's base URL (``https://app.stock2shop.com`` or the sandbox's
+    ``http://127.0.0.1:8765``); login and password are the API user's.
+
+    :param stock2shop_conn_id: Airflow connection id.
+    :param batch_size: items per queue request (Stock2Shop's own agent sends at most 500).
+    :param max_retries: attempts per request for 429, 5xx and network errors before giving up.
+    :param timeout: seconds per request.
+    :param backoff: base seconds of the exponential backoff between retries (with jitter).
+    """
+
+    conn_name_attr = "stock2shop_conn_id"
+    default_conn_name = "stock2shop_default"
+    conn_type = "http"
+    hook_name = "Stock2Shop"
+
+    #: Every path this project calls, in one place. ``customers_queue`` is our assumption (not public).
+    ENDPOINTS: ClassVar[dict[str, str]] = {
+        "authenticate": "/v1/users/authenticate",
+        "sources": "/v1/sources",
+        "products_queue": "/v1/products/queue",
+        "customers_queue": "/v1/customers/queue",
+        "queue_summary": "/v1/queue/summary",
+    }
+    QUEUE_KEYS: ClassVar[dict[str, tuple[str, str]]] = {
+        "products": ("products_queue", "system_products"),
+        "customers": ("customers_queue", "system_customers"),
+    }
+    MAX_BATCH = 500
+
+    def __init__(
+        self,
+        stock2shop_conn_id: str = default_conn_name,
+        *,
+        batch_size: int = MAX_BATCH,
+        max_retries: int = 6,
+        timeout: float = 60.0,
+        backoff: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if not 1 <= batch_size <= self.MAX_BATCH:
+            raise ValueError(f"batch_size must be between 1 and {self.MAX_BATCH}, not {batch_size}")
+        self.stock2shop_conn_id = stock2shop_conn_id
+        self.batch_size = batch_size
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.backoff = backoff
+        self._token: str | None = None
+        self._token_lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._min_interval = 0.0
+        self._last_request = 0.0
+        self._throttle_lock = threading.Lock()
+        self.logins = 0
+        self.retries = 0
+
+    # -- connection -------------------------------------------------------------------------------
+    def _connection(self) -> tuple[str, str, str]:
+        conn = self.get_connection(self.stock2shop_conn_id)
+        host = (conn.host or "").rstrip("/")
+        if not host:
+            raise Stock2ShopAuthError(f"connection {self.stock2shop_conn_id!r} has no host (the API base URL)")
+        if "://" not in host:
+            scheme = conn.schema or "https"
+            host = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
+        if not conn.login or not conn.password:
+            raise Stock2ShopAuthError(f"connection {self.stock2shop_conn_id!r} needs a login and a password")
+        _mask(conn.password)
+        return host, conn.login, conn.password
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+            self._session.headers.update({"Accept": "application/json", "User-Agent": "stock2shop-airflow/0.1"})
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- auth ---------------------------------------------------------------------------------------
+    def authenticate(self, *, stale: str | None = None) -> str:
+        """Log in once and share the token. A new login invalidates older tokens, so it is serialised.
+
+        :param stale: the token a caller saw rejected; if another thread already replaced it, reuse theirs.
+        """
+        with self._token_lock:
+            if self._token is not None and self._token != stale:
+                return self._token
+            base, username, password = self._connection()
+            response = self._send(
+                "POST",
+                base + self.ENDPOINTS["authenticate"],
+                params={"format": "json"},
+                json={"system_user_auth": {"username": username, "password": password}},
+            )
+            if response.status_code in (401, 403):
+                raise Stock2ShopAuthError(
+                    f"Stock2Shop refused the credentials of connection {self.stock2shop_conn_id!r} "
+                    f"(HTTP {response.status_code})",
+                    status=response.status_code,
+                )
+            self._raise_for_status(response, "authenticate")
+            token = (response.json().get("system_user") or {}).get("token")
+            if not token:
+                raise Stock2ShopError("Stock2Shop's login answer carried no token")
+            _mask(token)
+            self._token = token
+            self.logins += 1
+            return token
+
+    # -- requests -----------------------------------------------------------------------------------
+    def _throttle(self) -> None:
+        with self._throttle_lock:
+            wait = self._last_request + self._min_interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_request = time.monotonic()
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        import requests
+
+        self._throttle()
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            # Never include the URL: the token travels as a query parameter.
+            raise Stock2ShopError(f"{type(exc).__name__} talking to Stock2Shop", retryable=True) from None
+        limit = response.headers.get("x-S2S-RateLimit")
+        if limit:
+            try:
+                per_second = float(limit)
+                if per_second > 0:
+                    self._min_interval = 1.0 / per_second
+            except ValueError:
+                log.warning("ignoring a non-numeric x-S2S-RateLimit header: %r", limit)
+        return response
+
+    @staticmethod
+    def _raise_for_status(response: requests.Response, what: str) -> None:
+        if response.status_code < 400:
+            return
+        try:
+            detail = response.json()
+            detail = detail.get("errors") or detail.get("error") or detail.get("detail") or detail
+        except ValueError:
+            detail = response.text[:500]
+        retryable = response.status_code >= 500 or response.status_code == 429
+        raise Stock2ShopError(
+            f"Stock2Shop {what} failed with HTTP {response.status_code}: {detail}",
+            status=response.status_code,
+            retryable=retryable,
+        )
+
+    def _retry_delay(self, attempt: int, response: requests.Response | None) -> float:
+        if response is not None and (after := response.headers.get("Retry-After")):
+            try:
+                return max(float(after), 0.0)
+            except ValueError:
+                pass
+        return self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
+
+    def request(self, method: str, endpoint: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        """Call an endpoint by name from :attr:`ENDPOINTS` with the shared token; return the JSON answer.
+
+        429 and 5xx answers and network errors are retried with backoff (``Retry-After`` when given);
+        a rejected token triggers one shared re-login; other 4xx answers fail at once.
+        """
+        base, _, _ = self._connection()
+        url = base + self.ENDPOINTS[endpoint]
+        token = self._token or self.authenticate()
+        relogged = False
+        attempt = 0
+        while True:
+            attempt += 1
+            response = None
+            try:
+                response = self._send(
+                    method, url, params={**(params or {}), "token": token, "format": "json"}, json=json
+                )
+                if response.status_code == 401 and not relogged:
+                    relogged = True
+                    token = self.authenticate(stale=token)
+                    attempt -= 1
+                    continue
+                self._raise_for_status(response, endpoint)
+                return response.json() if response.content else {}
+            except Stock2ShopError as exc:
+                if not exc.retryable or attempt >= self.max_retries:
+                    raise
+                delay = self._retry_delay(attempt, response)
+                self.retries += 1
+                log.warning(
+                    "Stock2Shop %s: %s; retry %d/%d in %.1fs", endpoint, exc, attempt, self.max_retries - 1, delay
+                )
+                time.sleep(delay)
+
+    # -- API ------------------------------------------------------------------------------------------
+    def get_sources(self) -> list[dict[str, Any]]:
+        """The client's sources (``GET /v1/sources``)."""
+        answer = self.request("GET", "sources")
+        return answer.get("system_sources", answer if isinstance(answer, list) else [])
+
+    def queue(self, entity: str, items: list[dict[str, Any]]) -> UploadResult:
+        """Queue ``items`` of ``entity`` (products or customers) in batches of at most ``batch_size``."""
+        endpoint, key = self.QUEUE_KEYS[entity]
+        result = UploadResult(items=len(items))
+        self.retries = 0
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            answer = self.request("POST", endpoint, json={key: batch})
+            result.batches += 1
+            result.batch_sizes.append(len(batch))
+            result.queued += int(answer.get("queued", len(batch))) if isinstance(answer, dict) else len(batch)
+        result.retries = self.retries
+        return result

@@ -1,0 +1,78 @@
+"""Turn a source's raw rows into a canonical frame: Stock2Shop column names, text values, row numbers.
+
+Every canonical column is kept as nullable text as the source gave it (trimmed, NFC-normalised); typing
+happens in validation, so a bad value is reported as the source had it instead of crashing the extract.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from stock2shop_sync.config import EntityMapping
+
+#: Column holding the 1-based position of the row in the source's result set (or the file's line number).
+ROW = "_row"
+
+#: Columns whose surrounding white space is kept (HTML may be laid out on purpose); every other column is trimmed.
+UNTRIMMED_FIELDS = frozenset({"body_html"})
+
+
+class MappingError(Exception):
+    """The source's data does not fit its mapping (e.g. a mapped column is missing)."""
+
+
+def _clean_text(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            value = value.decode("cp1252", errors="replace")
+    text = str(value)
+    # NFC so that the same visible text always hashes and compares the same; drop NUL and other C0
+    # control characters except tab/newline, which break JSON on channels.
+    text = unicodedata.normalize("NFC", text)
+    return "".join(ch for ch in text if ch >= " " or ch in "\t\n\r")
+
+
+def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, entity: str) -> pd.DataFrame:
+    """Rename and derive canonical columns from ``raw`` according to ``mapping``.
+
+    Column lookup is case-insensitive because ODBC drivers differ in how they report names (PostgreSQL
+    folds unquoted aliases to lower case). A mapped column the source does not return raises
+    :class:`MappingError` naming the source, entity, field and column.
+    """
+    import pandas as pd
+
+    by_lower: dict[str, str] = {}
+    for column in raw.columns:
+        by_lower.setdefault(str(column).lower(), column)
+    out = pd.DataFrame(index=raw.index)
+    out[ROW] = pd.RangeIndex(1, len(raw) + 1)
+    missing = []
+    for field, column in mapping.fields.items():
+        actual = by_lower.get(column.lower())
+        if actual is None:
+            missing.append(f"{field} <- {column!r}")
+            continue
+        series = raw[actual]
+        out[field] = series.map(_clean_text, na_action="ignore").astype("string")
+    if missing:
+        raise MappingError(
+            f"source {source_id!r}, {entity}: the query returned no column for "
+            f"{', '.join(missing)}; it returned {sorted(map(str, raw.columns))}"
+        )
+    for field, value in mapping.defaults.items():
+        constant = None if value is None else _clean_text(value if not isinstance(value, bool) else str(value).lower())
+        if field not in out.columns:
+            out[field] = pd.Series(constant, index=out.index, dtype="string")
+        elif constant is not None:
+            out[field] = out[field].fillna(constant)
+    for field in out.columns.difference([ROW, *UNTRIMMED_FIELDS]):
+        out[field] = out[field].str.strip()
+    return out.reset_index(drop=True)

@@ -1,0 +1,146 @@
+"""Thin Airflow operators for each step of a source's sync.
+
+Each operator loads the source's config from its file at run time, calls one function of
+:mod:`stock2shop_sync.pipeline` and returns paths and counts for XCom. Errors that retrying cannot fix
+(a broken config or mapping, bad data past the threshold, refused credentials, a 4xx answer) fail the task
+at once; transient ones (network, 5xx, 429 after retries) let Airflow's retries run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+    from stock2shop_sync.config import SourceConfig
+
+
+def _load(config_path: str) -> SourceConfig:
+    from stock2shop_sync.config import ConfigError, load_source
+
+    try:
+        return load_source(config_path)
+    except ConfigError as exc:
+        raise AirflowFailException(f"invalid source config: {exc}") from None
+
+
+def _fail_fast(exc: Exception) -> bool:
+    from stock2shop_sync.config import ConfigError
+    from stock2shop_sync.hooks.stock2shop import Stock2ShopError
+    from stock2shop_sync.model.canonical import MappingError
+    from stock2shop_sync.model.validation import ValidationFailed
+
+    if isinstance(exc, (ConfigError, MappingError, ValidationFailed)):
+        return True
+    return isinstance(exc, Stock2ShopError) and not exc.retryable
+
+
+class _SourceStepOperator(BaseOperator):
+    """Base for a step of one source's sync for one entity."""
+
+    template_fields: Sequence[str] = ("config_path", "entity")
+    ui_color = "#e8f4fd"
+
+    def __init__(self, *, config_path: str, entity: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config_path = config_path
+        self.entity = entity
+
+    def run_step(self, config: SourceConfig, context: Context) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        config = _load(self.config_path)
+        try:
+            return self.run_step(config, context)
+        except Exception as exc:
+            if _fail_fast(exc):
+                raise AirflowFailException(str(exc)) from exc
+            raise
+
+
+class SourceExtractOperator(_SourceStepOperator):
+    """Extract one entity from a source into a staged canonical Parquet frame."""
+
+    ui_color = "#d4edda"
+
+    def run_step(self, config: SourceConfig, context: Context) -> dict[str, Any]:
+        from stock2shop_sync import pipeline
+
+        return pipeline.extract(config, self.entity, context["run_id"])
+
+
+class ValidateOperator(_SourceStepOperator):
+    """Validate a staged frame against Stock2Shop's field contracts; quarantine invalid rows."""
+
+    ui_color = "#fff3cd"
+
+    def __init__(self, *, upstream_task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.upstream_task_id = upstream_task_id
+
+    def run_step(self, config: SourceConfig, context: Context) -> dict[str, Any]:
+        from stock2shop_sync import pipeline
+
+        extracted = context["ti"].xcom_pull(task_ids=self.upstream_task_id)
+        return pipeline.validate(config, self.entity, extracted, context["run_id"])
+
+
+class Stock2ShopUploadOperator(_SourceStepOperator):
+    """Upload validated rows of one entity to Stock2Shop's queue."""
+
+    ui_color = "#f8d7da"
+
+    def __init__(self, *, upstream_task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.upstream_task_id = upstream_task_id
+
+    def run_step(self, config: SourceConfig, context: Context) -> dict[str, Any]:
+        from stock2shop_sync import pipeline
+        from stock2shop_sync.hooks.stock2shop import Stock2ShopHook
+
+        validated = context["ti"].xcom_pull(task_ids=self.upstream_task_id)
+        hook = Stock2ShopHook(config.stock2shop.conn_id)
+        try:
+            return pipeline.upload(config, self.entity, validated, hook)
+        finally:
+            hook.close()
+
+
+class SyncReportOperator(BaseOperator):
+    """Write the run's report (counts per entity, quarantine report paths) and log its summary."""
+
+    template_fields: Sequence[str] = ("config_path",)
+    ui_color = "#e2e3e5"
+
+    def __init__(self, *, config_path: str, step_task_ids: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config_path = config_path
+        self.step_task_ids = step_task_ids
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from stock2shop_sync import pipeline
+
+        config = _load(self.config_path)
+        ti = context["ti"]
+        steps = {task_id.split(".")[-1]: ti.xcom_pull(task_ids=task_id) for task_id in self.step_task_ids}
+        return pipeline.report(config, context["run_id"], steps)
+
+
+class ConfigErrorOperator(BaseOperator):
+    """Stands in for a source whose config is broken: fails with the config error, so it shows in the UI."""
+
+    ui_color = "#f5c6cb"
+
+    def __init__(self, *, error: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def execute(self, context: Context) -> None:
+        raise AirflowFailException(f"invalid source config: {self.error}")

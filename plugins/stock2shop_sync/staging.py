@@ -1,0 +1,58 @@
+"""Parquet staging between tasks, under a root that any fsspec URL can name.
+
+The root is ``S2S_STAGING_URL`` (``file:///...`` by default, ``s3://conn_id@bucket/prefix`` in production).
+Each run writes under ``<root>/<source_id>/<run_id>/``, so a retried task overwrites its own output.
+XCom carries only these paths and counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import ObjectStoragePath
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+from stock2shop_sync.config import PROJECT_ROOT
+
+
+def staging_root() -> ObjectStoragePath:
+    """The staging root from ``S2S_STAGING_URL``, defaulting to ``<project>/.staging``."""
+    url = os.environ.get("S2S_STAGING_URL") or f"file://{PROJECT_ROOT / '.staging'}"
+    return ObjectStoragePath(url)
+
+
+def run_folder(source_id: str, run_id: str) -> ObjectStoragePath:
+    """``<root>/<source_id>/<run_id>``, with the run id made safe for any file system."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+    folder = staging_root() / source_id / safe
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_frame(df: pd.DataFrame, path: ObjectStoragePath) -> str:
+    with path.open("wb") as handle:
+        df.to_parquet(handle, index=False)
+    return str(path)
+
+
+def read_frame(path: str) -> pd.DataFrame:
+    import pandas as pd
+
+    with ObjectStoragePath(path).open("rb") as handle:
+        return pd.read_parquet(handle)
+
+
+def write_csv(df: pd.DataFrame, path: ObjectStoragePath) -> str:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        df.to_csv(handle, index=False)
+    return str(path)
+
+
+def write_json(data: Any, path: ObjectStoragePath) -> str:
+    path.write_text(json.dumps(data, indent=2, default=str))
+    return str(path)

@@ -1,0 +1,37 @@
+"""Run the Stock2Shop sandbox: ``python -m sandbox --port 8765 --db .demo/sandbox.sqlite``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+from sandbox.app import SandboxSettings, create_app
+
+
+def _sources(text: str) -> dict[int, str]:
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        sid, _, desc = part.partition(":")
+        out[int(sid)] = desc or f"Source {sid}"
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--db", default=".demo/sandbox.sqlite", help="SQLite file that keeps what arrives")
+    parser.add_argument("--sources", default="101:Demo custom database", help="comma list of id[:description]")
+    parser.add_argument("--rate-limit", type=float, default=3.0, help="requests per second per user (0 = off)")
+    args = parser.parse_args()
+    # Credentials come from the environment, never from the command line (which `ps` shows).
+    users = {os.environ.get("SANDBOX_USER", "demo"): os.environ.get("SANDBOX_PASSWORD", "demo")}
+    settings = SandboxSettings(users=users, sources=_sources(args.sources), rate_limit=args.rate_limit)
+    os.makedirs(os.path.dirname(os.path.abspath(args.db)), exist_ok=True)
+    uvicorn.run(create_app(args.db, settings), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

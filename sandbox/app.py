@@ -1,0 +1,420 @@
+"""A Stock2Shop-compatible API server for local runs, the demo and tests.
+
+It implements the documented endpoints a source uses (``/v1/users/authenticate``, ``/v1/users/valid_token``,
+``/v1/sources``, ``/v1/products/queue``, ``/v1/queue/summary``) and the customer contract this project
+assumes (``/v1/customers/queue``), with Stock2Shop's documented behaviour: the token is a query parameter,
+a new login invalidates older tokens, requests over the per-second limit get HTTP 429 with ``Retry-After``
+and ``x-S2S-RateLimit``, ``variants`` must be one object per queue item.
+
+What arrives is kept in SQLite, keyed like Stock2Shop keys it (source + variant code, source + customer
+code), so re-sending the same data never duplicates anything. People and tests read it back under
+``/sandbox/...``; ``/`` is a small HTML page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (
+    source_id INTEGER NOT NULL,
+    source_variant_code TEXT NOT NULL,
+    source_product_code TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    product_active TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    times_received INTEGER NOT NULL DEFAULT 1,
+    first_received REAL NOT NULL,
+    last_received REAL NOT NULL,
+    PRIMARY KEY (source_id, source_variant_code)
+);
+CREATE TABLE IF NOT EXISTS customers (
+    source_id INTEGER NOT NULL,
+    source_customer_code TEXT NOT NULL,
+    customer_active TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    times_received INTEGER NOT NULL DEFAULT 1,
+    first_received REAL NOT NULL,
+    last_received REAL NOT NULL,
+    PRIMARY KEY (source_id, source_customer_code)
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    items INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+REQUIRED_SOURCE = ("source_id", "source_product_code", "product_active", "sync_token", "fetch_token")
+REQUIRED_VARIANT = ("source_variant_code", "sku")
+
+
+@dataclass
+class SandboxSettings:
+    """Who may log in, which sources exist and how fast clients may call."""
+
+    users: dict[str, str] = field(default_factory=lambda: {"demo": "demo"})
+    sources: dict[int, str] = field(default_factory=lambda: {101: "Demo custom database"})
+    rate_limit: float = 3.0
+    client_id: int = 21
+
+
+class _Store:
+    def __init__(self, path: str) -> None:
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.executescript(SCHEMA)
+        self.db.commit()
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            rows = self.db.execute(sql, params).fetchall()
+            self.db.commit()
+            return rows
+
+    def executemany(self, sql: str, params: list[tuple[Any, ...]]) -> None:
+        with self.lock:
+            self.db.executemany(sql, params)
+            self.db.commit()
+
+
+def _bool_text(value: Any) -> bool:
+    """Stock2Shop's DTO rule: "false", "0" and "" are false, other non-empty strings true."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "")
+    return bool(value)
+
+
+def _check_product(index: int, item: Any, sources: dict[int, str]) -> list[str]:
+    problems = []
+    if (
+        not isinstance(item, dict)
+        or not isinstance(item.get("source"), dict)
+        or not isinstance(item.get("product"), dict)
+    ):
+        return [f"item {index}: must be an object with 'source' and 'product'"]
+    source, product = item["source"], item["product"]
+    problems += [f"item {index}: source.{k} is required" for k in REQUIRED_SOURCE if source.get(k) in (None, "")]
+    if str(source.get("source_id", "")).isdigit() and int(source["source_id"]) not in sources:
+        problems.append(f"item {index}: source_id {source['source_id']} is not a source of this client")
+    if not product.get("title"):
+        problems.append(f"item {index}: product.title is required")
+    variant = product.get("variants")
+    if isinstance(variant, list):
+        problems.append(f"item {index}: product.variants must be one object (one variant per item), not a list")
+    elif not isinstance(variant, dict):
+        problems.append(f"item {index}: product.variants is required")
+    else:
+        problems += [
+            f"item {index}: variants.{k} is required" for k in REQUIRED_VARIANT if variant.get(k) in (None, "")
+        ]
+        for key in ("qty", "price", "grams"):
+            if variant.get(key) is not None and not isinstance(variant[key], (int, float)):
+                problems.append(f"item {index}: variants.{key} must be a number")
+    options = product.get("options") or []
+    if len(options) > 3:
+        problems.append(f"item {index}: a product has at most 3 options")
+    return problems
+
+
+def _check_customer(index: int, item: Any, sources: dict[int, str]) -> list[str]:
+    if (
+        not isinstance(item, dict)
+        or not isinstance(item.get("source"), dict)
+        or not isinstance(item.get("customer"), dict)
+    ):
+        return [f"item {index}: must be an object with 'source' and 'customer'"]
+    source, customer = item["source"], item["customer"]
+    problems = [
+        f"item {index}: source.{k} is required"
+        for k in ("source_id", "source_customer_code", "customer_active")
+        if source.get(k) in (None, "")
+    ]
+    if str(source.get("source_id", "")).isdigit() and int(source["source_id"]) not in sources:
+        problems.append(f"item {index}: source_id {source['source_id']} is not a source of this client")
+    if _bool_text(source.get("customer_active", "")) and not (customer.get("email") or "").strip():
+        problems.append(f"item {index}: customer.email cannot be blank")
+    return problems
+
+
+def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI:
+    """Build the sandbox application over a SQLite file."""
+    settings = settings or SandboxSettings()
+    store = _Store(db_path)
+    tokens: dict[str, str] = {}  # username -> current token (a new login invalidates the old one)
+    calls: dict[str, deque[float]] = defaultdict(deque)
+    rate_lock = threading.Lock()
+    app = FastAPI(title="Stock2Shop sandbox", docs_url="/sandbox/docs", openapi_url="/sandbox/openapi.json")
+    app.state.settings = settings
+    app.state.store = store
+
+    def log_request(request: Request, status: int, items: int = 0) -> None:
+        store.execute(
+            "INSERT INTO requests (at, method, path, status, items) VALUES (?, ?, ?, ?, ?)",
+            (time.time(), request.method, request.url.path, status, items),
+        )
+
+    def answer(
+        request: Request, status: int, body: Any, items: int = 0, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
+        log_request(request, status, items)
+        limit = {"x-S2S-RateLimit": f"{settings.rate_limit:g}"} if settings.rate_limit > 0 else {}
+        return JSONResponse(body, status_code=status, headers={**limit, **(headers or {})})
+
+    def authorise(request: Request) -> tuple[str | None, JSONResponse | None]:
+        token = request.query_params.get("token")
+        user = next((u for u, t in tokens.items() if token and secrets.compare_digest(t, token)), None)
+        if user is None:
+            return None, answer(request, 401, {"errors": "invalid or expired token"})
+        if settings.rate_limit > 0:
+            now = time.monotonic()
+            with rate_lock:
+                window = calls[user]
+                while window and now - window[0] >= 1.0:
+                    window.popleft()
+                if len(window) >= settings.rate_limit:
+                    retry = max(1.0 - (now - window[0]), 0.05)
+                    return user, answer(
+                        request, 429, {"errors": "rate limit exceeded"}, headers={"Retry-After": f"{retry:.2f}"}
+                    )
+                window.append(now)
+        return user, None
+
+    @app.post("/v1/users/authenticate")
+    async def authenticate(request: Request) -> JSONResponse:
+        try:
+            body = await request.json()
+            creds = body["system_user_auth"]
+            username, password = creds["username"], creds["password"]
+        except (ValueError, KeyError, TypeError):
+            return answer(request, 400, {"errors": "body must be {'system_user_auth': {'username', 'password'}}"})
+        expected = settings.users.get(username)
+        if expected is None or not secrets.compare_digest(expected, str(password)):
+            return answer(request, 401, {"errors": "invalid username or password"})
+        tokens[username] = secrets.token_hex(20)
+        user = {
+            "id": 1,
+            "client_id": settings.client_id,
+            "token": tokens[username],
+            "active": True,
+            "admin": True,
+            "roles": [],
+            "sources": [{"id": sid, "description": d} for sid, d in settings.sources.items()],
+        }
+        return answer(request, 200, {"system_user": user})
+
+    @app.get("/v1/users/valid_token/{token}")
+    async def valid_token(request: Request, token: str) -> JSONResponse:
+        valid = any(secrets.compare_digest(t, token) for t in tokens.values())
+        return answer(request, 200 if valid else 401, {"valid": valid})
+
+    @app.get("/v1/sources")
+    async def sources(request: Request) -> JSONResponse:
+        _, refused = authorise(request)
+        if refused:
+            return refused
+        body = [
+            {
+                "id": sid,
+                "source_id": sid,
+                "client_id": settings.client_id,
+                "description": desc,
+                "type": "apifact",
+                "sync_token": "0",
+                "active": True,
+            }
+            for sid, desc in settings.sources.items()
+        ]
+        return answer(request, 200, {"system_sources": body})
+
+    async def _queue(request: Request, key: str, check: Any, store_items: Any) -> JSONResponse:
+        _, refused = authorise(request)
+        if refused:
+            return refused
+        try:
+            body = await request.json()
+        except ValueError:
+            return answer(request, 400, {"errors": "body is not JSON"})
+        items = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            return answer(request, 400, {"errors": f"body must be {{'{key}': [ ... ]}} with at least one item"})
+        if len(items) > 500:
+            return answer(request, 413, {"errors": "at most 500 items per request"})
+        problems = [p for i, item in enumerate(items) for p in check(i, item, settings.sources)]
+        if problems:
+            return answer(request, 400, {"errors": problems[:50]}, items=len(items))
+        store_items(items)
+        return answer(request, 200, {"queued": len(items)}, items=len(items))
+
+    def store_products(items: list[dict[str, Any]]) -> None:
+        now = time.time()
+        store.executemany(
+            """INSERT INTO products (source_id, source_variant_code, source_product_code, sku, product_active,
+                                     payload, first_received, last_received)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (source_id, source_variant_code) DO UPDATE SET
+                 source_product_code = excluded.source_product_code, sku = excluded.sku,
+                 product_active = excluded.product_active, payload = excluded.payload,
+                 times_received = times_received + 1, last_received = excluded.last_received""",
+            [
+                (
+                    int(i["source"]["source_id"]),
+                    str(i["product"]["variants"]["source_variant_code"]),
+                    str(i["source"]["source_product_code"]),
+                    str(i["product"]["variants"]["sku"]),
+                    "true" if _bool_text(i["source"]["product_active"]) else "false",
+                    json.dumps(i, sort_keys=True),
+                    now,
+                    now,
+                )
+                for i in items
+            ],
+        )
+
+    def store_customers(items: list[dict[str, Any]]) -> None:
+        now = time.time()
+        store.executemany(
+            """INSERT INTO customers (source_id, source_customer_code, customer_active, payload,
+                                      first_received, last_received)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (source_id, source_customer_code) DO UPDATE SET
+                 customer_active = excluded.customer_active, payload = excluded.payload,
+                 times_received = times_received + 1, last_received = excluded.last_received""",
+            [
+                (
+                    int(i["source"]["source_id"]),
+                    str(i["source"]["source_customer_code"]),
+                    "true" if _bool_text(i["source"]["customer_active"]) else "false",
+                    json.dumps(i, sort_keys=True),
+                    now,
+                    now,
+                )
+                for i in items
+            ],
+        )
+
+    @app.post("/v1/products/queue")
+    async def products_queue(request: Request) -> JSONResponse:
+        return await _queue(request, "system_products", _check_product, store_products)
+
+    @app.post("/v1/customers/queue")
+    async def customers_queue(request: Request) -> JSONResponse:
+        return await _queue(request, "system_customers", _check_customer, store_customers)
+
+    @app.get("/v1/queue/summary")
+    async def queue_summary(request: Request) -> JSONResponse:
+        _, refused = authorise(request)
+        if refused:
+            return refused
+        # The sandbox processes queue items as they arrive, so nothing is ever left unprocessed.
+        return answer(request, 200, {"system_queue_summary": {"processing": 0, "failed": 0}})
+
+    # -- read-back for tests and people ------------------------------------------------------------
+    def _rows(table: str, source_id: int | None) -> list[dict[str, Any]]:
+        where, params = ("WHERE source_id = ?", (source_id,)) if source_id is not None else ("", ())
+        key = "source_variant_code" if table == "products" else "source_customer_code"
+        rows = store.execute(f"SELECT * FROM {table} {where} ORDER BY source_id, {key}", params)  # noqa: S608 - fixed names
+        return [{**dict(r), "payload": json.loads(r["payload"])} for r in rows]
+
+    @app.get("/sandbox/products")
+    async def sandbox_products(source_id: int | None = None) -> list[dict[str, Any]]:
+        return _rows("products", source_id)
+
+    @app.get("/sandbox/customers")
+    async def sandbox_customers(source_id: int | None = None) -> list[dict[str, Any]]:
+        return _rows("customers", source_id)
+
+    @app.get("/sandbox/stats")
+    async def sandbox_stats() -> dict[str, Any]:
+        def count(sql: str) -> int:
+            return int(store.execute(sql)[0][0])
+
+        return {
+            "products": count("SELECT COUNT(*) FROM products"),
+            "customers": count("SELECT COUNT(*) FROM customers"),
+            "logins": count("SELECT COUNT(*) FROM requests WHERE path = '/v1/users/authenticate' AND status = 200"),
+            "requests": count("SELECT COUNT(*) FROM requests"),
+            "rate_limited": count("SELECT COUNT(*) FROM requests WHERE status = 429"),
+            "accepted_batches": count("SELECT COUNT(*) FROM requests WHERE path LIKE '%/queue' AND status = 200"),
+            "max_items_per_request": count("SELECT COALESCE(MAX(items), 0) FROM requests"),
+        }
+
+    @app.get("/sandbox/requests")
+    async def sandbox_requests() -> list[dict[str, Any]]:
+        return [dict(r) for r in store.execute("SELECT * FROM requests ORDER BY id")]
+
+    @app.post("/sandbox/reset")
+    async def sandbox_reset() -> dict[str, str]:
+        store.execute("DELETE FROM products")
+        store.execute("DELETE FROM customers")
+        store.execute("DELETE FROM requests")
+        return {"status": "reset"}
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        rows = store.execute(
+            "SELECT source_id, source_product_code, source_variant_code, sku, product_active, times_received, payload "
+            "FROM products ORDER BY source_id, source_product_code, source_variant_code LIMIT 500"
+        )
+        customers = store.execute(
+            "SELECT source_id, source_customer_code, customer_active, payload FROM customers ORDER BY 1, 2 LIMIT 500"
+        )
+
+        def cell(value: Any) -> str:
+            return f"<td>{html.escape(str(value))}</td>"
+
+        product_rows = "".join(
+            "<tr>"
+            + "".join(
+                cell(r[k]) for k in ("source_id", "source_product_code", "source_variant_code", "sku", "product_active")
+            )
+            + cell(json.loads(r["payload"])["product"]["title"])
+            + cell(json.loads(r["payload"])["product"]["variants"].get("price"))
+            + cell(json.loads(r["payload"])["product"]["variants"].get("qty"))
+            + cell(r["times_received"])
+            + "</tr>"
+            for r in rows
+        )
+        customer_rows = "".join(
+            "<tr>"
+            + "".join(cell(r[k]) for k in ("source_id", "source_customer_code", "customer_active"))
+            + cell(json.loads(r["payload"])["customer"].get("email"))
+            + "</tr>"
+            for r in customers
+        )
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Stock2Shop sandbox</title>"
+            "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:2px 6px}</style>"
+            "</head><body><h1>Stock2Shop sandbox</h1>"
+            "<p>JSON: <a href='/sandbox/products'>/sandbox/products</a> · "
+            "<a href='/sandbox/customers'>/sandbox/customers</a>"
+            " · <a href='/sandbox/stats'>/sandbox/stats</a> · <a href='/sandbox/requests'>/sandbox/requests</a></p>"
+            f"<h2>Products ({len(rows)} variants shown)</h2><table><tr><th>source</th><th>product code</th>"
+            "<th>variant code</th>"
+            "<th>sku</th><th>active</th><th>title</th><th>price</th><th>qty</th><th>times received</th></tr>"
+            f"{product_rows}</table><h2>Customers ({len(customers)} shown)</h2>"
+            "<table><tr><th>source</th><th>code</th>"
+            f"<th>active</th><th>email</th></tr>{customer_rows}</table></body></html>"
+        )
+
+    return app

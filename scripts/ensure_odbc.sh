@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install unixODBC and the ODBC drivers the project and its tests use, from Debian's packages, when missing.
+set -euo pipefail
+need=()
+drivers="$(odbcinst -q -d 2>/dev/null || true)"
+dpkg -s unixodbc >/dev/null 2>&1 || need+=(unixodbc)
+dpkg -s unixodbc-dev >/dev/null 2>&1 || need+=(unixodbc-dev)
+grep -q '^\[PostgreSQL Unicode\]' <<<"$drivers" || need+=(odbc-postgresql)
+grep -q '^\[MariaDB Unicode\]' <<<"$drivers" || need+=(odbc-mariadb)
+grep -q '^\[SQLite3\]' <<<"$drivers" || need+=(libsqliteodbc)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "ODBC: unixODBC and the PostgreSQL, MariaDB and SQLite3 drivers are installed"
+  exit 0
+fi
+echo "ODBC: installing ${need[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "ODBC: need root (or sudo) to install ${need[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+odbcinst -q -d

@@ -1,0 +1,16 @@
+# Environment for running this project locally (sourced by the Makefile's targets and scripts).
+# Demo defaults only: the connections point at the embedded SQLite database and the local sandbox, whose
+# demo/demo credentials are not secrets. Real deployments set AIRFLOW_CONN_* in the environment or a
+# secrets backend; anything already set wins over these defaults.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+DEMO_DIR="${DEMO_DIR:-$ROOT/.demo}"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$DEMO_DIR/airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}"
+export PYTHONPATH="$ROOT/plugins:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export S2S_STAGING_URL="${S2S_STAGING_URL:-file://$DEMO_DIR/staging}"
+export SANDBOX_PORT="${SANDBOX_PORT:-8765}"
+export AIRFLOW_CONN_S2S_DEMO_CUSTOM_DB="${AIRFLOW_CONN_S2S_DEMO_CUSTOM_DB:-{\"conn_type\": \"odbc\", \"schema\": \"$DEMO_DIR/demo_custom_db.sqlite\"\}}"
+export AIRFLOW_CONN_STOCK2SHOP_DEFAULT="${AIRFLOW_CONN_STOCK2SHOP_DEFAULT:-{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$SANDBOX_PORT\", \"login\": \"demo\", \"password\": \"demo\"\}}"

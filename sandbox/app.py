@@ -70,6 +70,7 @@ class SandboxSettings:
     users: dict[str, str] = field(default_factory=lambda: {"demo": "demo"})
     sources: dict[int, str] = field(default_factory=lambda: {101: "Demo custom database"})
     rate_limit: float = 3.0
+    advertise_rate_limit: bool = True
     client_id: int = 21
 
 
@@ -173,7 +174,8 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
         request: Request, status: int, body: Any, items: int = 0, headers: dict[str, str] | None = None
     ) -> JSONResponse:
         log_request(request, status, items)
-        limit = {"x-S2S-RateLimit": f"{settings.rate_limit:g}"} if settings.rate_limit > 0 else {}
+        advertise = settings.rate_limit > 0 and settings.advertise_rate_limit
+        limit = {"x-S2S-RateLimit": f"{settings.rate_limit:g}"} if advertise else {}
         return JSONResponse(body, status_code=status, headers={**limit, **(headers or {})})
 
     def authorise(request: Request) -> tuple[str | None, JSONResponse | None]:

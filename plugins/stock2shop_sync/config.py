@@ -109,7 +109,9 @@ class EntityMapping(_Strict):
     def _read_only_query(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        stripped = re.sub(r"--[^\n]*|/\*.*?\*/", " ", value, flags=re.DOTALL).strip()
+        # Comments and string literals cannot write; blank them so "WHERE flag <> 'Delete'" is not refused.
+        stripped = re.sub(r"'(?:[^']|'')*'", "''", value)
+        stripped = re.sub(r"--[^\n]*|/\*.*?\*/", " ", stripped, flags=re.DOTALL).strip()
         first = stripped.split(None, 1)[0].upper() if stripped else ""
         if first not in {"SELECT", "WITH"}:
             raise ValueError(f"an extract query must start with SELECT or WITH, not {first or 'nothing'!r}")

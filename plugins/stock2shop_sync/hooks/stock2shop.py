@@ -235,13 +235,15 @@ class Stock2ShopHook(BaseHook):
         """
         base, _, _ = self._connection()
         url = base + self.ENDPOINTS[endpoint]
-        token = self._token or self.authenticate()
+        token = self._token
         relogged = False
         attempt = 0
         while True:
             attempt += 1
             response = None
             try:
+                if token is None:
+                    token = self.authenticate()
                 response = self._send(
                     method, url, params={**(params or {}), "token": token, "format": "json"}, json=json
                 )

@@ -1,0 +1,205 @@
+"""Stock2ShopHook over real HTTP against the sandbox: batching, one login, throttling, 429, re-login, errors."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from sandbox.app import SandboxSettings
+from sandbox.server import free_port, running_sandbox
+from stock2shop_sync.hooks.stock2shop import Stock2ShopAuthError, Stock2ShopError, Stock2ShopHook
+from tests.conftest import SANDBOX_PASSWORD, SANDBOX_USER, set_connection
+
+
+def item(sku: str, source_id: int = 101, **variant: Any) -> dict[str, Any]:
+    return {
+        "source": {"source_id": str(source_id), "source_product_code": sku, "product_active": "true", "sync_token": "0", "fetch_token": "0"},
+        "product": {"title": f"Item {sku}", "options": [], "variants": {"source_variant_code": sku, "sku": sku, "qty": 1, "price": 9.5, **variant}},
+    }  # fmt: skip
+
+
+def stats(url: str) -> dict[str, int]:
+    return requests.get(f"{url}/sandbox/stats", timeout=5).json()
+
+
+def queue_sizes(url: str) -> list[int]:
+    return [
+        r["items"]
+        for r in requests.get(f"{url}/sandbox/requests", timeout=5).json()
+        if r["path"] == "/v1/products/queue"
+    ]
+
+
+@pytest.fixture
+def limited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Factory: a sandbox with a rate limit, wired to ``stock2shop_default``."""
+
+    def start(rate_limit: float, advertise: bool):
+        settings = SandboxSettings(
+            users={SANDBOX_USER: SANDBOX_PASSWORD},
+            sources={101: "A"},
+            rate_limit=rate_limit,
+            advertise_rate_limit=advertise,
+        )
+        context = running_sandbox(str(tmp_path / f"limited-{rate_limit}-{advertise}.sqlite"), settings)
+        url = context.__enter__()
+        contexts.append(context)
+        set_connection(
+            monkeypatch,
+            "stock2shop_default",
+            {"conn_type": "http", "host": url, "login": SANDBOX_USER, "password": SANDBOX_PASSWORD},
+        )
+        return url
+
+    contexts: list[Any] = []
+    yield start
+    for context in contexts:
+        context.__exit__(None, None, None)
+
+
+def test_batches_of_at_most_500_with_one_login(sandbox: str) -> None:
+    hook = Stock2ShopHook()
+    result = hook.queue("products", [item(f"SKU-{n:04d}") for n in range(1203)])
+    assert (result.items, result.batches, result.queued) == (1203, 3, 1203)
+    assert queue_sizes(sandbox) == [500, 500, 203]
+    assert hook.logins == 1
+    assert stats(sandbox)["logins"] == 1
+    assert stats(sandbox)["products"] == 1203
+
+
+def test_resending_never_duplicates(sandbox: str) -> None:
+    hook = Stock2ShopHook()
+    items = [item(f"SKU-{n}") for n in range(20)]
+    hook.queue("products", items)
+    items[3]["product"]["variants"]["qty"] = 7
+    hook.queue("products", items)
+    rows = requests.get(f"{sandbox}/sandbox/products", timeout=5).json()
+    assert len(rows) == 20
+    assert {r["times_received"] for r in rows} == {2}
+    assert next(r for r in rows if r["sku"] == "SKU-3")["payload"]["product"]["variants"]["qty"] == 7
+
+
+def test_customers_are_queued(sandbox: str) -> None:
+    customer = {
+        "source": {"source_id": "101", "source_customer_code": "C1", "customer_active": "true"},
+        "customer": {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "accepts_marketing": False},
+    }
+    Stock2ShopHook().queue("customers", [customer])
+    (row,) = requests.get(f"{sandbox}/sandbox/customers", timeout=5).json()
+    assert row["payload"] == customer
+
+
+def test_client_throttles_to_the_advertised_limit(limited) -> None:
+    url = limited(rate_limit=4, advertise=True)
+    hook = Stock2ShopHook(batch_size=1)
+    result = hook.queue("products", [item(f"S{n}") for n in range(12)])
+    assert result.batches == 12
+    assert stats(url)["rate_limited"] == 0
+    assert stats(url)["products"] == 12
+
+
+def test_429_with_retry_after_is_honoured(limited) -> None:
+    url = limited(rate_limit=2, advertise=False)
+    hook = Stock2ShopHook(batch_size=1, max_retries=10)
+    result = hook.queue("products", [item(f"S{n}") for n in range(8)])
+    assert stats(url)["rate_limited"] > 0
+    assert result.retries == stats(url)["rate_limited"]
+    assert stats(url)["products"] == 8
+
+
+def test_token_invalidated_by_another_login_is_renewed_once(sandbox: str) -> None:
+    first, second = Stock2ShopHook(), Stock2ShopHook()
+    first.queue("products", [item("A")])
+    second.queue("products", [item("B")])  # logs in: the first hook's token is now dead
+    first.queue("products", [item("C")])
+    assert first.logins == 2
+    assert stats(sandbox)["logins"] == 3
+    assert stats(sandbox)["products"] == 3
+
+
+def test_threads_share_one_relogin(sandbox: str) -> None:
+    hook = Stock2ShopHook()
+    hook.authenticate()
+    Stock2ShopHook().authenticate()  # invalidates the shared token
+    errors: list[Exception] = []
+
+    def send(n: int) -> None:
+        try:
+            hook.queue("products", [item(f"T{n}")])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert hook.logins == 2  # the first login plus exactly one renewal for four threads
+
+
+def test_wrong_password_fails_without_leaking_it(sandbox: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_connection(
+        monkeypatch,
+        "stock2shop_default",
+        {"conn_type": "http", "host": sandbox, "login": SANDBOX_USER, "password": "wrong-pw-123"},
+    )
+    with pytest.raises(Stock2ShopAuthError) as excinfo:
+        Stock2ShopHook().queue("products", [item("A")])
+    assert "wrong-pw-123" not in str(excinfo.value)
+    assert excinfo.value.status == 401
+    assert "stock2shop_default" in str(excinfo.value)
+
+
+def test_rejected_payload_fails_fast_with_the_reason(sandbox: str) -> None:
+    bad = item("A")
+    bad["product"]["variants"] = [bad["product"]["variants"]]
+    hook = Stock2ShopHook()
+    with pytest.raises(Stock2ShopError) as excinfo:
+        hook.queue("products", [bad])
+    assert excinfo.value.status == 400
+    assert excinfo.value.retryable is False
+    assert "variants must be one object" in str(excinfo.value)
+    assert hook._token not in str(excinfo.value)
+    assert len(queue_sizes(sandbox)) == 1  # not retried
+
+
+def test_unreachable_api_is_retryable_and_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_connection(
+        monkeypatch,
+        "stock2shop_default",
+        {"conn_type": "http", "host": f"http://127.0.0.1:{free_port()}", "login": "u", "password": "p"},
+    )
+    hook = Stock2ShopHook(max_retries=2, backoff=0.01, timeout=2)
+    with pytest.raises(Stock2ShopError) as excinfo:
+        hook.queue("products", [item("A")])
+    assert excinfo.value.retryable is True
+    assert "ConnectionError" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("size", [0, 501])
+def test_batch_size_is_bounded(size: int) -> None:
+    with pytest.raises(ValueError, match="batch_size must be between 1 and 500"):
+        Stock2ShopHook(batch_size=size)
+
+
+def test_login_is_retried_through_a_transient_failure(sandbox: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = Stock2ShopHook(backoff=0.01)
+    real_send = hook._send
+    calls: list[str] = []
+
+    def flaky(method: str, url: str, **kwargs: Any):
+        calls.append(url)
+        if len(calls) == 1:
+            raise Stock2ShopError("ConnectionError talking to Stock2Shop", retryable=True)
+        return real_send(method, url, **kwargs)
+
+    monkeypatch.setattr(hook, "_send", flaky)
+    hook.queue("products", [item("A")])
+    assert calls[0].endswith("/v1/users/authenticate")
+    assert hook.logins == 1
+    assert stats(sandbox)["products"] == 1

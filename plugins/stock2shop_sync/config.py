@@ -65,6 +65,15 @@ PRODUCT_PATTERNS = (
 )
 CUSTOMER_PATTERNS = (re.compile(r"^meta_[A-Za-z0-9][A-Za-z0-9_.-]*$"),)
 
+QTY_FORMULAS = (
+    "on_hand",
+    "on_hand_minus_on_sales_order",
+    "on_hand_minus_reserved",
+    "on_hand_minus_on_sales_order_minus_reserved",
+)
+_COLUMN_REF = re.compile(r"^(NULL|'[A-Za-z0-9 _.-]*'|[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?)$")
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
 _SQL_WRITE_WORDS = re.compile(
     r"\b(INSERT|UPDATE|DELETE|MERGE|DROP|ALTER|CREATE|TRUNCATE|GRANT|REVOKE|EXEC|EXECUTE|CALL)\b", re.IGNORECASE
 )
@@ -97,29 +106,117 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def check_read_only_query(value: str | None) -> str | None:
+    """Refuse an extract query that is not one read-only statement."""
+    if value is None:
+        return value
+    # Comments and string literals cannot write; blank them so "WHERE flag <> 'Delete'" is not refused.
+    stripped = re.sub(r"'(?:[^']|'')*'", "''", value)
+    stripped = re.sub(r"--[^\n]*|/\*.*?\*/", " ", stripped, flags=re.DOTALL).strip()
+    first = stripped.split(None, 1)[0].upper() if stripped else ""
+    if first not in {"SELECT", "WITH"}:
+        raise ValueError(f"an extract query must start with SELECT or WITH, not {first or 'nothing'!r}")
+    if match := _SQL_WRITE_WORDS.search(stripped):
+        raise ValueError(f"an extract query must only read, but it contains {match.group(1).upper()!r}")
+    if ";" in stripped.rstrip(";"):
+        raise ValueError("an extract query must be a single statement (found ';' inside it)")
+    return value
+
+
+class _Query(_Strict):
+    query: str
+
+    @field_validator("query")
+    @classmethod
+    def _read_only(cls, value: str) -> str:
+        return check_read_only_query(value)  # type: ignore[return-value]
+
+
+class PriceListQuery(_Query):
+    """Prices in long form (one row per item and price list), or wide (one column per list) with ``columns``.
+
+    The rows become ``price_<tier>`` columns joined to the main query on ``key``.
+    """
+
+    key: str
+    name: str | None = None
+    value: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _long_or_wide(self) -> PriceListQuery:
+        if bool(self.columns) == bool(self.name and self.value):
+            raise ValueError("give either name and value (one row per price list) or columns (one column per list)")
+        return self
+
+
+class WarehouseQuery(_Query):
+    """Stock per item and warehouse; becomes ``qty_<warehouse>`` columns by the source's qty formula."""
+
+    key: str
+    name: str
+    on_hand: str
+    on_sales_order: str | None = None
+    reserved: str | None = None
+
+
 class EntityMapping(_Strict):
     """How one entity (products or customers) is read from a source and renamed to canonical columns."""
 
     query: str | None = None
+    key: str | None = None
     fields: dict[str, str] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
+    price_lists: PriceListQuery | None = None
+    warehouses: WarehouseQuery | None = None
 
     @field_validator("query")
     @classmethod
     def _read_only_query(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        # Comments and string literals cannot write; blank them so "WHERE flag <> 'Delete'" is not refused.
-        stripped = re.sub(r"'(?:[^']|'')*'", "''", value)
-        stripped = re.sub(r"--[^\n]*|/\*.*?\*/", " ", stripped, flags=re.DOTALL).strip()
-        first = stripped.split(None, 1)[0].upper() if stripped else ""
-        if first not in {"SELECT", "WITH"}:
-            raise ValueError(f"an extract query must start with SELECT or WITH, not {first or 'nothing'!r}")
-        if match := _SQL_WRITE_WORDS.search(stripped):
-            raise ValueError(f"an extract query must only read, but it contains {match.group(1).upper()!r}")
-        if ";" in stripped.rstrip(";"):
-            raise ValueError("an extract query must be a single statement (found ';' inside it)")
-        return value
+        return check_read_only_query(value)
+
+    @model_validator(mode="after")
+    def _key_for_joins(self) -> EntityMapping:
+        if (self.price_lists or self.warehouses) and not self.key:
+            raise ValueError("key (the main query's item key column) is required with price_lists or warehouses")
+        return self
+
+
+class SiteSettings(BaseModel):
+    """Per-site choices a preset leaves open, with the preset's defaults.
+
+    ``price_lists`` / ``warehouses``: ``null`` takes every one under its own name; a list keeps only those;
+    a mapping keeps those and renames them (ERP name -> Stock2Shop tier or warehouse description).
+    Any other setting is a column reference (``s.ucIIS2SActive``), a short quoted literal (``'001'``) or
+    ``NULL``, which queries use as ``{{name}}``; nothing else can reach the SQL.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    price_lists: list[str] | dict[str, str] | None = None
+    default_price_list: str | None = None
+    warehouses: list[str] | dict[str, str] | None = None
+    qty_formula: Literal[QTY_FORMULAS] = "on_hand_minus_on_sales_order"  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _column_references(self) -> SiteSettings:
+        for key, value in (self.model_extra or {}).items():
+            if not isinstance(value, str) or not _COLUMN_REF.match(value.strip()):
+                raise ValueError(
+                    f"{key} must be a column reference like s.ucIIS2SActive, a short quoted literal like '001', "
+                    f"or NULL, not {value!r}"
+                )
+        return self
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return {k: str(v).strip() for k, v in (self.model_extra or {}).items()}
+
+    @staticmethod
+    def renames(choice: list[str] | dict[str, str] | None) -> dict[str, str] | None:
+        if choice is None:
+            return None
+        return dict(choice) if isinstance(choice, dict) else {name: name for name in choice}
 
 
 class Mapping(_Strict):
@@ -129,6 +226,7 @@ class Mapping(_Strict):
     connector: str
     description: str = ""
     takes_orders: bool = True
+    settings: SiteSettings = Field(default_factory=SiteSettings)
     products: EntityMapping | None = None
     customers: EntityMapping | None = None
 
@@ -171,6 +269,7 @@ class SourceConfig(_Strict):
     schedule: str | None = "@hourly"
     mapping: str | None = None
     mapping_overrides: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     owner: str = "stock2shop"
     tags: list[str] = Field(default_factory=list)
@@ -291,15 +390,62 @@ def resolve_mapping(config: SourceConfig) -> Mapping:
     except ConfigError as exc:
         key = "mapping" if config.mapping else "type"
         raise ConfigError(config.path, key, f"{exc.problem} (while reading {exc.file})", config.source_id) from None
-    if not config.mapping_overrides:
-        return preset
-    merged = _deep_merge(preset.model_dump(), config.mapping_overrides)
+    mapping = preset
+    if config.mapping_overrides:
+        merged = _deep_merge(preset.model_dump(), config.mapping_overrides)
+        try:
+            mapping = Mapping.model_validate(merged)
+        except ValidationError as exc:
+            raise _from_validation_error(exc, config.path, config.source_id, "mapping_overrides") from None
+        _check_fields(mapping, config.path, config.source_id, "mapping_overrides.")
+    return _apply_settings(mapping, config)
+
+
+def _apply_settings(mapping: Mapping, config: SourceConfig) -> Mapping:
+    """Merge the source's ``settings`` over the preset's and put column settings into the queries."""
+    declared = mapping.settings.model_dump()
+    for key in config.settings:
+        if key not in declared:
+            raise ConfigError(
+                config.path,
+                f"settings.{key}",
+                f"unknown setting for preset {mapping.name!r}; known settings: {sorted(declared)}",
+                config.source_id,
+            )
     try:
-        mapping = Mapping.model_validate(merged)
+        settings = SiteSettings.model_validate({**declared, **config.settings})
     except ValidationError as exc:
-        raise _from_validation_error(exc, config.path, config.source_id, "mapping_overrides") from None
-    _check_fields(mapping, config.path, config.source_id, "mapping_overrides.")
-    return mapping
+        raise _from_validation_error(exc, config.path, config.source_id, "settings") from None
+    columns = settings.columns
+
+    def fill(query: str | None, where: str) -> str | None:
+        if query is None:
+            return None
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in columns:
+                raise ConfigError(
+                    config.path,
+                    where,
+                    f"the query uses {{{{{name}}}}} but no setting {name!r} is declared",
+                    config.source_id,
+                )
+            return columns[name]
+
+        return _PLACEHOLDER.sub(replace, query)
+
+    data = mapping.model_dump()
+    data["settings"] = settings.model_dump()
+    for entity in ("products", "customers"):
+        section = data.get(entity)
+        if not section:
+            continue
+        section["query"] = fill(section.get("query"), f"{entity}.query")
+        for part in ("price_lists", "warehouses"):
+            if section.get(part):
+                section[part]["query"] = fill(section[part]["query"], f"{entity}.{part}.query")
+    return Mapping.model_validate(data)
 
 
 def load_all(directory: Path | str | None = None) -> tuple[list[SourceConfig], list[ConfigError]]:

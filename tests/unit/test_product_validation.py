@@ -37,6 +37,8 @@ def product(**changes: Any) -> dict[str, Any]:
     row = dict(GOOD)
     if "sku" in changes and "source_variant_code" not in changes:
         changes["source_variant_code"] = changes["sku"]
+    if changes.get("sku") and "source_product_code" not in changes:
+        changes["source_product_code"] = changes["sku"]  # a simple product: its own product code
     row.update(changes)
     return row
 
@@ -139,7 +141,12 @@ def test_inventory_management_parsing() -> None:
 
 
 def test_duplicate_sku_quarantines_every_row_carrying_it() -> None:
-    rows = [product(sku="A"), product(sku="B"), product(sku="A", source_variant_code="A2"), product(sku="C")]
+    rows = [
+        product(sku="A"),
+        product(sku="B"),
+        product(sku="A", source_variant_code="A2", source_product_code="A2"),
+        product(sku="C"),
+    ]
     result = validate_products(frame(*rows), "s")
     assert list(result.valid["sku"]) == ["B", "C"]
     assert reasons(result) == [
@@ -232,3 +239,71 @@ def test_threshold() -> None:
     assert "'shop_cpt'" in message
     assert "2 of 10 rows are invalid (20.0%)" in message
     assert "nothing was uploaded" in message
+
+
+def grouped(
+    sku: str, code: str, title: str, o1n: str | None, o1v: str | None, o2n: str | None = None, o2v: str | None = None
+) -> dict[str, Any]:
+    return product(
+        sku=sku,
+        source_product_code=code,
+        title=title,
+        option1_name=o1n,
+        option1_value=o1v,
+        option2_name=o2n,
+        option2_value=o2v,
+    )
+
+
+def test_consistent_variants_pass_and_whitespace_does_not_split_a_group() -> None:
+    result = validate_products(
+        frame(grouped("A1", "A", "Tee", "Size", "S"), grouped("A2", "A", "Tee ", "Size", "M")), "s"
+    )
+    assert result.counts["valid"] == 2
+    assert result.issues.empty
+
+
+@pytest.mark.parametrize(
+    ("rows", "field", "reason"),
+    [
+        (
+            [grouped("B1", "B", "Hat", "Size", "S"), grouped("B2", "B", "Cap", "Size", "M")],
+            "title",
+            "variants of product B disagree on title: rows 1, 2",
+        ),
+        (
+            [grouped("C1", "C", "X", "Size", "S"), grouped("C2", "C", "X", "Colour", "Red")],
+            "option1_name",
+            "variants of product C disagree on option 1's name: rows 1, 2",
+        ),
+        (
+            [grouped("E1", "E", "Z", "Size", "S", "Colour", "Red"), grouped("E2", "E", "Z", "Size", "M")],
+            "option1_value",
+            "variants of product E disagree on which options they have: rows 1, 2",
+        ),
+        (
+            [grouped("F1", "F", "W", None, None), grouped("F2", "F", "W", None, None)],
+            "option1_value",
+            "variants have the same option values: rows 1, 2",
+        ),
+    ],
+)
+def test_inconsistent_product_is_quarantined_whole(rows: list[dict[str, Any]], field: str, reason: str) -> None:
+    result = validate_products(frame(*rows, product(sku="OTHER")), "s")
+    assert list(result.valid["sku"]) == ["OTHER"]
+    assert reasons(result) == [(1, field, reason), (2, field, reason)]
+
+
+def test_one_bad_variant_holds_back_its_whole_product() -> None:
+    rows = [
+        grouped("D1", "D", "Y", "Size", "S"),
+        grouped("D2", "D", "Y", "Size", "s"),
+        grouped("D3", "D", "Y", "Size", "L"),
+    ]
+    result = validate_products(frame(*rows), "s")
+    assert result.valid.empty
+    assert reasons(result) == [
+        (1, "option1_value", "variants have the same option values: rows 1, 2"),
+        (2, "option1_value", "variants have the same option values: rows 1, 2"),
+        (3, "source_product_code", "another variant of product D is invalid, so the whole product is held back"),
+    ]

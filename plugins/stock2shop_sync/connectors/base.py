@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stock2shop_sync.model.canonical import to_canonical
+from stock2shop_sync.model.canonical import MappingError, to_canonical
+from stock2shop_sync.model.pivots import PivotError, join_columns, price_columns, warehouse_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -15,16 +16,53 @@ if TYPE_CHECKING:
 class SourceConnector:
     """Reads one source's entities as raw frames; :meth:`extract` turns them into canonical frames.
 
-    Subclasses implement :meth:`read_raw`. ``limit`` asks for at most that many rows (used by checks).
+    Subclasses implement :meth:`read_query` (run one of the mapping's queries). ``limit`` asks for at most
+    that many rows (used by the mapping check).
     """
 
     def __init__(self, config: SourceConfig, mapping: Mapping) -> None:
         self.config = config
         self.mapping = mapping
 
-    def read_raw(self, entity: str, *, limit: int | None = None) -> pd.DataFrame:
+    def read_query(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         raise NotImplementedError
 
+    def read_raw(self, entity: str, *, limit: int | None = None) -> pd.DataFrame:
+        """The entity's main rows, with price-list and warehouse columns joined on when the mapping has them."""
+        section = self.mapping.entity(entity)
+        if not section.query:
+            raise MappingError(f"source {self.config.source_id!r}: mapping {self.mapping.name!r} has no {entity} query")
+        raw = self.read_query(section.query, limit=limit)
+        settings = self.mapping.settings
+        try:
+            if section.price_lists is not None:
+                prices = price_columns(self.read_query(section.price_lists.query), section.price_lists, settings)
+                raw = join_columns(raw, section.key or "", prices)
+            if section.warehouses is not None:
+                stock = warehouse_columns(self.read_query(section.warehouses.query), section.warehouses, settings)
+                raw = join_columns(raw, section.key or "", stock)
+        except PivotError as exc:
+            raise MappingError(f"source {self.config.source_id!r}, {entity}: {exc}") from None
+        return raw
+
     def extract(self, entity: str, *, limit: int | None = None) -> pd.DataFrame:
+        section = self.mapping.entity(entity)
         raw = self.read_raw(entity, limit=limit)
-        return to_canonical(raw, self.mapping.entity(entity), source_id=self.config.source_id, entity=entity)
+        fields = dict(section.fields)
+        for name in raw.columns:
+            if (
+                isinstance(name, str)
+                and name.startswith(("price_", "qty_"))
+                and (section.price_lists or section.warehouses)
+            ):
+                fields.setdefault(name, name)
+        default_list = self.mapping.settings.default_price_list
+        if "price" not in fields and default_list:
+            if f"price_{default_list}" not in raw.columns:
+                raise MappingError(
+                    f"source {self.config.source_id!r}: default_price_list {default_list!r} is not among the "
+                    f"price lists read: {sorted(c[6:] for c in raw.columns if str(c).startswith('price_'))}"
+                )
+            fields["price"] = f"price_{default_list}"
+        section = section.model_copy(update={"fields": fields})
+        return to_canonical(raw, section, source_id=self.config.source_id, entity=entity)

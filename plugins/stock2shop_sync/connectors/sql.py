@@ -27,14 +27,11 @@ class SqlConnector(SourceConnector):
         kwargs = {"driver": self.config.connection.driver} if self.config.connection.driver else {}
         return OdbcHook(odbc_conn_id=self.config.connection.conn_id, **kwargs)
 
-    def read_raw(self, entity: str, *, limit: int | None = None) -> pd.DataFrame:
+    def read_query(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         import pandas as pd
 
-        section = self.mapping.entity(entity)
-        if not section.query:
-            raise ValueError(f"source {self.config.source_id!r}: mapping {self.mapping.name!r} has no {entity} query")
         with closing(self.hook().get_conn()) as conn, closing(conn.cursor()) as cursor:
-            cursor.execute(section.query)
+            cursor.execute(query)
             columns = [d[0] for d in cursor.description]
             chunks: list[pd.DataFrame] = []
             remaining = limit

@@ -153,6 +153,62 @@ def _duplicates(df: pd.DataFrame, column: str, considered: pd.Series, issues: _I
     issues.add(dup, column, reason)
 
 
+def _check_groups(df: pd.DataFrame, active: pd.Series, issues: _Issues) -> None:
+    """Variants of one product (same ``source_product_code``) must agree on title and option names, have
+    values for the same options, and each be a unique combination of option values (Stock2Shop ignores a
+    product whose variants are inconsistent). A product that breaks a rule is quarantined whole."""
+    import pandas as pd
+
+    code = _column(df, "source_product_code")
+    rows = active & ~_blank(code)
+    sizes = code.where(rows).map(code.where(rows).value_counts())
+    multi = rows & sizes.gt(1).fillna(False)
+    if not multi.any():
+        return
+
+    def rows_of(mask: pd.Series, by: pd.Series) -> pd.Series:
+        listed = df.loc[mask].groupby(by[mask])[ROW].agg(lambda r: ", ".join(map(str, sorted(r))))
+        return by.map(listed)
+
+    def disagree(values: pd.Series) -> pd.Series:
+        counts = values.where(multi).groupby(code).nunique(dropna=True)
+        return multi & code.map(counts).fillna(0).gt(1)
+
+    present = [~_blank(_column(df, f"option{p}_value")) for p in (1, 2, 3)]
+    pattern = pd.Series("", index=df.index, dtype="string")
+    for position, has in zip((1, 2, 3), present, strict=True):
+        pattern = pattern + has.map({True: str(position), False: "-"}).astype("string")
+    checks = [("title", _column(df, "title").str.strip(), "title")]
+    for position, has in zip((1, 2, 3), present, strict=True):
+        name = _column(df, f"option{position}_name").str.strip().where(has)
+        checks.append((f"option{position}_name", name, f"option {position}'s name"))
+    checks.append(("option1_value", pattern, "which options they have"))
+    for field_name, values, what in checks:
+        mask = disagree(values)
+        if mask.any():
+            issues.add(
+                mask, field_name, "variants of product " + code + f" disagree on {what}: rows " + rows_of(mask, code)
+            )
+
+    combination = code
+    for position in (1, 2, 3):
+        value = _column(df, f"option{position}_value").fillna("").str.strip().str.casefold()
+        combination = combination + "|" + value
+    same = multi & combination.where(multi).duplicated(keep=False) & combination.notna()
+    if same.any():
+        issues.add(same, "option1_value", "variants have the same option values: rows " + rows_of(same, combination))
+
+    # The whole product is held back, not only the variants that differ.
+    failing = issues.error_rows() & multi
+    rest = multi & code.isin(code[failing].unique()) & ~failing
+    if rest.any():
+        issues.add(
+            rest,
+            "source_product_code",
+            "another variant of product " + code + " is invalid, so the whole product is held back",
+        )
+
+
 def _finish(df: pd.DataFrame, issues: _Issues, entity: str, state: pd.Series, keep: list[str]) -> ValidationResult:
     ignored = state == "ignore"
     invalid = issues.error_rows() & ~ignored.fillna(False)
@@ -211,6 +267,7 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
 
     for name in ("sku", "source_variant_code"):
         _duplicates(df, name, live, issues)
+    _check_groups(df, active, issues)
 
     df["product_active"] = state == "active"
     df["price"] = price.round(4)

@@ -1,0 +1,93 @@
+"""Price lists and warehouse stock become complete price_<tier> / qty_<warehouse> columns."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from stock2shop_sync.config import PriceListQuery, SiteSettings, WarehouseQuery
+from stock2shop_sync.model.pivots import PivotError, join_columns, price_columns, warehouse_columns
+
+LONG = pd.DataFrame(
+    {
+        "StockID": [1, 1, 2, 3, 3],
+        "cName": ["Retail", "Trade", "Retail", "Retail", "Export"],
+        "fExclPrice": [100.0, 80.0, 50.0, 9.0, 7.0],
+    }
+)
+STOCK = pd.DataFrame(
+    {
+        "stock": ["A ", "A", "b", "B"],
+        "whse": ["JHB", "JHB", "JHB", "CPT"],
+        "on_hand": [5, 2, 10, 4],
+        "on_so": [1, 0, 3, None],
+        "reserved": [1, 1, 0, 0],
+    }
+)
+WH = WarehouseQuery(
+    query="SELECT 1", key="stock", name="whse", on_hand="on_hand", on_sales_order="on_so", reserved="reserved"
+)
+
+
+def test_every_list_becomes_a_tier_by_default() -> None:
+    wide = price_columns(
+        LONG, PriceListQuery(query="SELECT 1", key="StockID", name="cName", value="fExclPrice"), SiteSettings()
+    )
+    assert list(wide.columns) == ["price_Export", "price_Retail", "price_Trade"]
+    assert wide.loc["1"].tolist()[1:] == [100.0, 80.0]
+    assert pd.isna(wide.loc["2", "price_Trade"])
+
+
+def test_chosen_lists_are_renamed_and_always_present() -> None:
+    settings = SiteSettings(price_lists={"retail": "Retail", "Trade": "Wholesale", "Staff": "Staff"})
+    wide = price_columns(
+        LONG, PriceListQuery(query="SELECT 1", key="StockID", name="cName", value="fExclPrice"), settings
+    )
+    assert list(wide.columns) == ["price_Retail", "price_Wholesale", "price_Staff"]
+    assert wide.loc["1", "price_Wholesale"] == 80.0
+    assert wide["price_Staff"].isna().all()
+
+
+def test_wide_price_columns() -> None:
+    raw = pd.DataFrame({"ItemCode": ["X"], "SellExcl01": ["12.5"], "SellExcl02": [None]})
+    spec = PriceListQuery(query="SELECT 1", key="ItemCode", columns={"01": "SellExcl01", "02": "SellExcl02"})
+    wide = price_columns(raw, spec, SiteSettings(price_lists={"01": "Retail", "02": "Dealer"}))
+    assert wide.loc["X", "price_Retail"] == 12.5
+    assert pd.isna(wide.loc["X", "price_Dealer"])
+
+
+@pytest.mark.parametrize(
+    ("formula", "a_jhb", "b_jhb", "b_cpt"),
+    [
+        ("on_hand", 7, 10, 4),
+        ("on_hand_minus_on_sales_order", 6, 7, 4),
+        ("on_hand_minus_reserved", 5, 10, 4),
+        ("on_hand_minus_on_sales_order_minus_reserved", 4, 7, 4),
+    ],
+)
+def test_qty_formula_and_keys_compared_trimmed_and_case_folded(
+    formula: str, a_jhb: int, b_jhb: int, b_cpt: int
+) -> None:
+    wide = warehouse_columns(STOCK, WH, SiteSettings(qty_formula=formula))
+    assert list(wide.columns) == ["qty_CPT", "qty_JHB"]
+    assert (wide.loc["A", "qty_JHB"], wide.loc["B", "qty_JHB"], wide.loc["B", "qty_CPT"]) == (a_jhb, b_jhb, b_cpt)
+
+
+def test_only_chosen_warehouses_count() -> None:
+    wide = warehouse_columns(STOCK, WH, SiteSettings(warehouses={"JHB": "Johannesburg", "DBN": "Durban"}))
+    assert list(wide.columns) == ["qty_Johannesburg", "qty_Durban"]
+
+
+def test_formula_needing_a_missing_column_is_refused() -> None:
+    spec = WarehouseQuery(query="SELECT 1", key="stock", name="whse", on_hand="on_hand")
+    with pytest.raises(PivotError, match="needs warehouses.on_sales_order"):
+        warehouse_columns(STOCK, spec, SiteSettings())
+
+
+def test_join_keeps_every_main_row() -> None:
+    raw = pd.DataFrame({"StockLink": [2, 1, 4]})
+    prices = price_columns(
+        LONG, PriceListQuery(query="SELECT 1", key="StockID", name="cName", value="fExclPrice"), SiteSettings()
+    )
+    joined = join_columns(raw, "StockLink", prices)
+    assert joined["price_Retail"].tolist() == ["50.0", "100.0", pd.NA]

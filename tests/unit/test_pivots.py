@@ -80,7 +80,7 @@ def test_only_chosen_warehouses_count() -> None:
 
 def test_formula_needing_a_missing_column_is_refused() -> None:
     spec = WarehouseQuery(query="SELECT 1", key="stock", name="whse", on_hand="on_hand")
-    with pytest.raises(PivotError, match="needs warehouses.on_sales_order"):
+    with pytest.raises(PivotError, match=r"needs warehouses\.on_sales_order"):
         warehouse_columns(STOCK, spec, SiteSettings())
 
 

@@ -54,7 +54,7 @@ PRODUCT_FIELDS: frozenset[str] = frozenset(
 )
 #: Canonical customer columns.
 CUSTOMER_FIELDS: frozenset[str] = frozenset(
-    {"source_customer_code", "customer_active", "first_name", "last_name", "email", "accepts_marketing"}
+    {"source_customer_code", "customer_active", "first_name", "last_name", "full_name", "email", "accepts_marketing"}
 )
 #: Console CSV conventions: any number of price tiers, warehouses, meta keys and images.
 PRODUCT_PATTERNS = (
@@ -197,6 +197,14 @@ class SiteSettings(BaseModel):
     default_price_list: str | None = None
     warehouses: list[str] | dict[str, str] | None = None
     qty_formula: Literal[QTY_FORMULAS] = "on_hand_minus_on_sales_order"  # type: ignore[valid-type]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_columns(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = set(cls.model_fields)
+            return {k: ("NULL" if v is None and k not in known else v) for k, v in data.items()}
+        return data
 
     @model_validator(mode="after")
     def _column_references(self) -> SiteSettings:

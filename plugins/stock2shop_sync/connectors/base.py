@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stock2shop_sync.model.canonical import MappingError, to_canonical
+from stock2shop_sync.model.canonical import MappingError, to_canonical, total_qty
 from stock2shop_sync.model.pivots import PivotError, join_columns, price_columns, warehouse_columns
 
 if TYPE_CHECKING:
@@ -56,13 +56,20 @@ class SourceConnector:
                 and (section.price_lists or section.warehouses)
             ):
                 fields.setdefault(name, name)
-        default_list = self.mapping.settings.default_price_list
-        if "price" not in fields and default_list:
-            if f"price_{default_list}" not in raw.columns:
-                raise MappingError(
-                    f"source {self.config.source_id!r}: default_price_list {default_list!r} is not among the "
-                    f"price lists read: {sorted(c[6:] for c in raw.columns if str(c).startswith('price_'))}"
-                )
-            fields["price"] = f"price_{default_list}"
+        if section.price_lists is not None and "price" not in fields:
+            fields["price"] = self._default_price_column(raw)
         section = section.model_copy(update={"fields": fields})
-        return to_canonical(raw, section, source_id=self.config.source_id, entity=entity)
+        frame = to_canonical(raw, section, source_id=self.config.source_id, entity=entity)
+        if section.warehouses is not None and "qty" not in section.fields:
+            frame["qty"] = total_qty(frame)
+        return frame
+
+    def _default_price_column(self, raw: pd.DataFrame) -> str:
+        tiers = [str(c)[6:] for c in raw.columns if str(c).startswith("price_")]
+        chosen = self.mapping.settings.default_price_list or (tiers[0] if len(tiers) == 1 else None)
+        if chosen is None or chosen not in tiers:
+            raise MappingError(
+                f"source {self.config.source_id!r}: settings.default_price_list must name the price list that "
+                f"gives the default price; it is {chosen!r} and the lists read are {tiers}"
+            )
+        return f"price_{chosen}"

@@ -5,7 +5,7 @@ same rows, so one mapping must give the same payloads from each. A few rows are 
 duplicated item code, a blank title, a negative price, a fractional quantity, an unknown active flag, a blank
 and a malformed e-mail) so the demo shows quarantine at work.
 
-Run: ``python -m stock2shop_sync.demo.seed --sqlite .demo/demo_custom_db.sqlite``.
+Run: ``python -m stock2shop_sync.demo.seed --preset custom_database --sqlite .demo/demo_custom_db.sqlite``.
 """
 
 from __future__ import annotations
@@ -221,7 +221,11 @@ def seed(conn: Any) -> dict[str, int]:
 def main() -> None:
     import pyodbc
 
-    parser = argparse.ArgumentParser(description=__doc__)
+    from stock2shop_sync.demo import SEEDERS
+    from stock2shop_sync.demo import seed as seed_preset
+
+    parser = argparse.ArgumentParser(description="Create a demo database for a preset in a SQLite file.")
+    parser.add_argument("--preset", default="custom_database", choices=sorted(SEEDERS))
     parser.add_argument("--sqlite", required=True, help="path of the SQLite file to (re)create")
     args = parser.parse_args()
     path = Path(args.sqlite).resolve()
@@ -229,10 +233,10 @@ def main() -> None:
     path.unlink(missing_ok=True)
     conn = pyodbc.connect(f"DRIVER={{SQLite3}};Database={path}")
     try:
-        counts = seed(conn)
+        counts = seed_preset(args.preset, conn)
     finally:
         conn.close()
-    print(f"demo database {path}: {counts['products']} product rows, {counts['customers']} customers")
+    print(f"{args.preset} demo database {path}: {counts['products']} product rows, {counts['customers']} customers")
 
 
 if __name__ == "__main__":

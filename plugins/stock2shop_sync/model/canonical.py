@@ -75,4 +75,27 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
             out[field] = out[field].fillna(constant)
     for field in out.columns.difference([ROW, *UNTRIMMED_FIELDS]):
         out[field] = out[field].str.strip()
+    if "full_name" in out.columns:
+        _split_full_name(out)
     return out.reset_index(drop=True)
+
+
+def _split_full_name(out: pd.DataFrame) -> None:
+    """ERPs often keep one contact name: the first word is the first name, the rest the last name."""
+    parts = out["full_name"].str.split(n=1, expand=True, regex=False)
+    first = parts[0] if 0 in parts.columns else out["full_name"]
+    last = parts[1] if 1 in parts.columns else first.where(first.isna())
+    for field, value in (("first_name", first), ("last_name", last)):
+        out[field] = out[field].fillna(value).astype("string") if field in out.columns else value.astype("string")
+    out.drop(columns="full_name", inplace=True)
+
+
+def total_qty(frame: pd.DataFrame) -> pd.Series:
+    """The variant's total qty: the sum of its counted warehouses (each already by the site's qty formula)."""
+    import pandas as pd
+
+    columns = [c for c in frame.columns if str(c).startswith("qty_")]
+    if not columns:
+        return pd.Series("0", index=frame.index, dtype="string")
+    values = frame[columns].apply(lambda c: pd.to_numeric(c, errors="coerce")).fillna(0).clip(lower=0)
+    return values.sum(axis=1).round().astype("int64").astype("string")

@@ -106,7 +106,7 @@ def seed(conn: Any) -> dict[str, int]:
             incl = [None if p is None else round(p * 1.15, 2) for p in excl]
             stores.append((store, padded, group, qty, qty, *excl, *incl))
     cursor.executemany("INSERT INTO Inventory VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", inventory)
-    cursor.executemany(f"INSERT INTO MultiStoreTrn VALUES ({', '.join(['?'] * 25)})", stores)
+    cursor.executemany(f"INSERT INTO MultiStoreTrn VALUES ({', '.join(['?'] * 25)})", stores)  # noqa: S608 - placeholders only
     cursor.executemany("INSERT INTO CustomerMaster VALUES (?, ?, ?, ?, ?, ?)", [(*c, TS) for c in CUSTOMERS])
     conn.commit()
     return {"products": len(ITEMS), "customers": len(CUSTOMERS)}

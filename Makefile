@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV := source scripts/env.sh &&
 
-.PHONY: help install odbc demo test lint check-config sandbox stop lock clean
+.PHONY: help install odbc demo test lint check-config check-mapping sandbox stop lock clean
 
 help:
 	@echo "make demo          run the demo source end to end against the Stock2Shop sandbox"
 	@echo "make test          run the whole test suite (real ODBC to SQLite, PostgreSQL and MariaDB)"
 	@echo "make lint          ruff (with Airflow's AIR rules)"
 	@echo "make check-config  validate every source config in include/sources"
+	@echo "make check-mapping SOURCE=<id>  run a source's queries on a few rows: missing columns, types, a sample payload"
 	@echo "make sandbox/stop  start/stop the local Stock2Shop sandbox"
 	@echo "make lock          regenerate constraints.txt from a clean install"
 
@@ -39,6 +40,10 @@ lint: install
 
 check-config: install
 	@$(ENV) $(BIN)/python -m stock2shop_sync.cli check-config
+
+check-mapping: install
+	@test -n "$(SOURCE)" || { echo "usage: make check-mapping SOURCE=<source_id>"; exit 2; }
+	@$(ENV) $(BIN)/python -m stock2shop_sync.cli check-mapping $(SOURCE) $(if $(LIMIT),--limit $(LIMIT))
 
 sandbox: install
 	@bash scripts/sandbox.sh start

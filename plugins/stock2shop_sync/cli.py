@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import re
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from stock2shop_sync.config import load_all, sources_dir
 
@@ -25,6 +28,103 @@ def check_config(directory: str | None) -> int:
         print(f"ERROR  {error}")
     print(f"{len(configs)} valid source config(s), {len(errors)} with errors in {folder}")
     return 1 if errors or not configs else 0
+
+
+def _needed_columns(section: Any) -> list[tuple[str, str, dict[str, str]]]:
+    """(label, query, {what: column}) for the main query and each auxiliary query of a mapping section."""
+    parts = [("main", section.query, {**section.fields, **({"key": section.key} if section.key else {})})]
+    if section.price_lists is not None:
+        spec = section.price_lists
+        needed = {"key": spec.key, **({"name": spec.name, "value": spec.value} if not spec.columns else {})}
+        needed.update({f"list {name}": column for name, column in spec.columns.items()})
+        parts.append(("price_lists", spec.query, needed))
+    if section.warehouses is not None:
+        spec = section.warehouses
+        needed = {"key": spec.key, "name": spec.name, "on_hand": spec.on_hand}
+        needed.update({k: v for k, v in (("on_sales_order", spec.on_sales_order), ("reserved", spec.reserved)) if v})
+        parts.append(("warehouses", spec.query, needed))
+    return parts
+
+
+def _driver_message(exc: Exception) -> str:
+    text = str(exc.args[1] if len(exc.args) > 1 else exc)
+    return re.sub(r"\s*\(SQLExecDirectW\)|\s*\(\d+\)\s*", " ", text).strip()
+
+
+def check_mapping(source_id: str, limit: int) -> int:
+    """Connect to the source, run its mapping's queries on a few rows and report what does not fit."""
+    from stock2shop_sync.config import resolve_mapping
+    from stock2shop_sync.connectors import get_connector
+    from stock2shop_sync.model.payloads import BUILDERS
+    from stock2shop_sync.model.validation import VALIDATORS
+
+    configs, errors = load_all()
+    config = next((c for c in configs if c.source_id == source_id), None)
+    if config is None:
+        broken = [e for e in errors if e.source_id == source_id or Path(e.file).stem == source_id]
+        print(f"ERROR  {broken[0]}" if broken else f"ERROR  no source {source_id!r} in {sources_dir()}")
+        return 1
+    mapping = resolve_mapping(config)
+    connector = get_connector(config, mapping)
+    print(f"Checking source {source_id!r} ({config.type}, mapping {mapping.name}) on {limit} rows per query")
+    problems = 0
+    for entity in config.entities:
+        section = mapping.entity(entity)
+        print(f"\n== {entity}")
+        entity_ok = True
+        for label, query, needed in _needed_columns(section):
+            try:
+                raw = connector.read_query(query, limit=limit)
+            except Exception as exc:  # noqa: BLE001 - every driver error is reported, not raised
+                message = _driver_message(exc)
+                print(f"ERROR  {entity} {label} query failed: {message}")
+                hints = [
+                    f"settings.{k} = {v}"
+                    for k, v in mapping.settings.columns.items()
+                    if v != "NULL" and v.split(".")[-1].lower() in message.lower()
+                ]
+                if hints:
+                    print(f"       the column comes from {', '.join(hints)}: does this site have it?")
+                problems += 1
+                entity_ok = False
+                continue
+            returned = {str(c).lower(): str(c) for c in raw.columns}
+            for what, column in needed.items():
+                if column.lower() not in returned:
+                    close = difflib.get_close_matches(column.lower(), list(returned), n=1)
+                    hint = f"; did you mean {returned[close[0]]!r}?" if close else ""
+                    print(
+                        f"ERROR  {entity} {label} query: no column {column!r} for {what}{hint} "
+                        f"It returned {sorted(returned.values())}"
+                    )
+                    problems += 1
+                    entity_ok = False
+            if entity_ok:
+                print(f"OK     {entity} {label} query: {len(raw)} sample rows, {len(raw.columns)} columns")
+        if not entity_ok:
+            continue
+        try:
+            frame = connector.extract(entity, limit=limit)
+        except Exception as exc:  # noqa: BLE001
+            print(f"ERROR  {entity}: {_driver_message(exc)}")
+            problems += 1
+            continue
+        result = VALIDATORS[entity](frame, source_id)
+        counts = result.counts
+        print(
+            f"       sample: {counts['rows']} rows, {counts['valid']} valid, {counts['invalid']} invalid, "
+            f"{counts['ignored']} ignored"
+        )
+        for issue in result.issues.head(10).itertuples():
+            print(f"WARN   row {issue.row} {issue.record}: {issue.field}: {issue.reason} (value {issue.value!r})")
+        items = BUILDERS[entity](result.valid, config.stock2shop.source_id)
+        if items:
+            print(f"       first Stock2Shop {entity[:-1]} payload:")
+            print(
+                "\n".join("       " + line for line in json.dumps(items[0], indent=2, ensure_ascii=False).splitlines())
+            )
+    print(f"\n{'OK' if not problems else f'{problems} problem(s)'}: source {source_id!r}")
+    return 1 if problems else 0
 
 
 def demo_summary(source_id: str, sandbox_url: str) -> int:
@@ -90,12 +190,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-config", help="validate every source config and mapping")
     check.add_argument("--dir", help="folder of source configs (default: S2S_SOURCES_DIR or include/sources)")
+    mapping = sub.add_parser("check-mapping", help="run a source's mapping on a few rows and report problems")
+    mapping.add_argument("source", help="the source_id of a config in include/sources")
+    mapping.add_argument("--limit", type=int, default=5, help="rows per query (default 5)")
     summary = sub.add_parser("demo-summary", help="summarise the last run of a source and the sandbox")
     summary.add_argument("--source", default="demo_custom_db")
     summary.add_argument("--sandbox", default="http://127.0.0.1:8765")
     args = parser.parse_args(argv)
     if args.command == "check-config":
         return check_config(args.dir)
+    if args.command == "check-mapping":
+        return check_mapping(args.source, args.limit)
     return demo_summary(args.source, args.sandbox)
 
 

@@ -250,6 +250,21 @@ class DatabaseConnection(_Strict):
 
     conn_id: str
     driver: str | None = None
+    #: How the driver's narrow (SQL_CHAR) text is encoded, e.g. cp1252 for a legacy Pervasive or SQL Server
+    #: database whose driver hands back the code page's bytes; None keeps pyodbc's default (UTF-8).
+    encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            import codecs
+
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown text encoding {value!r}") from None
+        return value
 
 
 class Stock2ShopTarget(_Strict):

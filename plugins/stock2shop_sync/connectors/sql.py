@@ -31,6 +31,10 @@ class SqlConnector(SourceConnector):
         import pandas as pd
 
         with closing(self.hook().get_conn()) as conn, closing(conn.cursor()) as cursor:
+            if self.config.connection.encoding:
+                import pyodbc
+
+                conn.setdecoding(pyodbc.SQL_CHAR, encoding=self.config.connection.encoding)
             cursor.execute(query)
             columns = [d[0] for d in cursor.description]
             chunks: list[pd.DataFrame] = []

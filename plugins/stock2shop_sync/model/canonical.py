@@ -6,6 +6,7 @@ happens in validation, so a bad value is reported as the source had it instead o
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +35,25 @@ def _clean_text(value: Any) -> Any:
         except UnicodeDecodeError:
             value = value.decode("cp1252", errors="replace")
     text = str(value)
-    # NFC so that the same visible text always hashes and compares the same; drop NUL and other C0
-    # control characters except tab/newline, which break JSON on channels.
+    if _C1.search(text):
+        text = _repair_cp1252(text)
+    # NFC so that the same visible text always hashes and compares the same; drop NUL and other control
+    # characters except tab/newline, which break JSON on channels.
     text = unicodedata.normalize("NFC", text)
-    return "".join(ch for ch in text if ch >= " " or ch in "\t\n\r")
+    return _CONTROL.sub("", text)
+
+
+_C1 = re.compile("[\x80-\x9f]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _repair_cp1252(text: str) -> str:
+    """Undo cp1252 bytes that a driver decoded as Latin-1: they show up as C1 control characters
+    (U+0080-U+009F, never meant as text), e.g. the en dash 0x96 arriving as U+0096."""
+    try:
+        return text.encode("latin-1").decode("cp1252")
+    except UnicodeError:  # other characters above U+00FF, or bytes cp1252 leaves undefined: keep the text
+        return text
 
 
 def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, entity: str) -> pd.DataFrame:

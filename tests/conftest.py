@@ -37,7 +37,8 @@ import yaml  # noqa: E402
 
 from sandbox.app import SandboxSettings  # noqa: E402
 from sandbox.server import running_sandbox  # noqa: E402
-from stock2shop_sync.demo.seed import seed  # noqa: E402
+from stock2shop_sync.demo import SEEDERS  # noqa: E402
+from stock2shop_sync.demo import seed as seed_preset  # noqa: E402
 
 SANDBOX_USER, SANDBOX_PASSWORD = "sync-user", "s3cret-sandbox-pw"
 
@@ -77,6 +78,15 @@ def write_source(folder: Path, source_id: str, *, conn_id: str, driver: str, s2s
     return path
 
 
+def seed_all(conn: pyodbc.Connection) -> None:
+    """Every preset's demo tables in one database (their table names do not collide), then close it."""
+    try:
+        for preset in SEEDERS:
+            seed_preset(preset, conn)
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh sandbox (no rate limit) with sources 101-103; ``stock2shop_default`` points at it."""
@@ -96,11 +106,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def sqlite_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The demo database in a fresh SQLite file, as Airflow connection ``s2s_test_sqlite``."""
     path = tmp_path / "custom_db.sqlite"
-    conn = pyodbc.connect(f"DRIVER={{SQLite3}};Database={path}")
-    try:
-        seed(conn)
-    finally:
-        conn.close()
+    seed_all(pyodbc.connect(f"DRIVER={{SQLite3}};Database={path}"))
     set_connection(monkeypatch, "s2s_test_sqlite", {"conn_type": "odbc", "schema": str(path)})
     return {"conn_id": "s2s_test_sqlite", "driver": "SQLite3", "path": path}
 
@@ -112,11 +118,7 @@ def _server_database(server: dict[str, Any]) -> Iterator[str]:
     )
     try:
         admin.execute(f"CREATE DATABASE {name}")
-        conn = pyodbc.connect(odbc_string(server, name))
-        try:
-            seed(conn)
-        finally:
-            conn.close()
+        seed_all(pyodbc.connect(odbc_string(server, name)))
         yield name
     finally:
         admin.execute(f"DROP DATABASE IF EXISTS {name}")

@@ -73,6 +73,7 @@ def check_mapping(source_id: str, limit: int) -> int:
         print(f"\n== {entity}")
         entity_ok = True
         for label, query, needed in _needed_columns(section):
+            query_ok = True
             try:
                 raw = connector.read_query(query, limit=limit)
             except Exception as exc:  # noqa: BLE001 - every driver error is reported, not raised
@@ -86,7 +87,7 @@ def check_mapping(source_id: str, limit: int) -> int:
                 if hints:
                     print(f"       the column comes from {', '.join(hints)}: does this site have it?")
                 problems += 1
-                entity_ok = False
+                entity_ok = query_ok = False
                 continue
             returned = {str(c).lower(): str(c) for c in raw.columns}
             for what, column in needed.items():
@@ -98,8 +99,8 @@ def check_mapping(source_id: str, limit: int) -> int:
                         f"It returned {sorted(returned.values())}"
                     )
                     problems += 1
-                    entity_ok = False
-            if entity_ok:
+                    entity_ok = query_ok = False
+            if query_ok:
                 print(f"OK     {entity} {label} query: {len(raw)} sample rows, {len(raw.columns)} columns")
         if not entity_ok:
             continue

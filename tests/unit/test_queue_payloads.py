@@ -119,3 +119,12 @@ def test_customer_envelope() -> None:
         },
     }
     assert second["source"]["customer_active"] == "false"
+
+
+def test_cp1252_read_as_latin1_is_repaired_and_control_characters_dropped() -> None:
+    from stock2shop_sync.model.canonical import _clean_text
+
+    assert _clean_text("Caf\xe9 Cr\xe8me \x96 50g") == "Café Crème – 50g"  # 0x96 arrived as U+0096
+    assert _clean_text(b"Caf\xe9") == "Café"  # bytes that are not UTF-8 are read as cp1252
+    assert _clean_text("ok\x00\x07 – 5\x81") == "ok – 5"  # not repairable: control characters dropped
+    assert _clean_text("Bru\u0302le\u0301e") == "Brûlée"  # NFC

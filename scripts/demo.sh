@@ -7,25 +7,32 @@ source "$ROOT/scripts/env.sh"
 BIN="$ROOT/.venv/bin"
 mkdir -p "$DEMO_DIR"
 
-echo "==> demo database"
-"$BIN/python" -m stock2shop_sync.demo.seed --sqlite "$DEMO_DIR/demo_custom_db.sqlite"
+# source id -> mapping preset of the shipped demo sources
+DEMOS=(demo_custom_db:custom_database demo_sage_evolution:sage_evolution demo_sage_pastel_partner:sage_pastel_partner)
+
+echo "==> demo databases"
+for demo in "${DEMOS[@]}"; do
+  "$BIN/python" -m stock2shop_sync.demo.seed --preset "${demo#*:}" --sqlite "$DEMO_DIR/${demo%%:*}.sqlite"
+done
 
 echo "==> source configs"
 "$BIN/python" -m stock2shop_sync.cli check-config
 
-"$ROOT/scripts/sandbox.sh" start
+SANDBOX_SOURCES="101:Demo custom database,102:Demo Sage Evolution,103:Demo Sage Pastel Partner" "$ROOT/scripts/sandbox.sh" start
 
 echo "==> Airflow metadata database ($AIRFLOW_HOME)"
 "$BIN/airflow" db migrate > "$DEMO_DIR/airflow-db-migrate.log" 2>&1 || { tail -40 "$DEMO_DIR/airflow-db-migrate.log"; exit 1; }
 
-echo "==> airflow dags test s2s_demo_custom_db (log: $DEMO_DIR/dags-test.log)"
-if ! PATH="$BIN:$PATH" "$BIN/airflow" dags test s2s_demo_custom_db > "$DEMO_DIR/dags-test.log" 2>&1; then
-  tail -60 "$DEMO_DIR/dags-test.log"
-  echo "the demo DAG run failed; full log: $DEMO_DIR/dags-test.log" >&2
-  exit 1
-fi
-grep -E "task_id=|state=" "$DEMO_DIR/dags-test.log" | grep -oE "task_id=[a-z_]+.*state=[a-z_]+" | sort -u || true
-
-"$BIN/python" -m stock2shop_sync.cli demo-summary --source demo_custom_db --sandbox "http://127.0.0.1:$SANDBOX_PORT"
+for demo in "${DEMOS[@]}"; do
+  source_id="${demo%%:*}"
+  log="$DEMO_DIR/dags-test-$source_id.log"
+  echo "==> airflow dags test s2s_$source_id (log: $log)"
+  if ! PATH="$BIN:$PATH" "$BIN/airflow" dags test "s2s_$source_id" > "$log" 2>&1; then
+    tail -60 "$log"
+    echo "the demo DAG run of $source_id failed; full log: $log" >&2
+    exit 1
+  fi
+  "$BIN/python" -m stock2shop_sync.cli demo-summary --source "$source_id" --sandbox "http://127.0.0.1:$SANDBOX_PORT"
+done
 echo
 echo "The sandbox keeps running so you can look; 'make stop' stops it. 'make demo' again re-syncs without duplicating."

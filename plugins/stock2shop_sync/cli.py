@@ -179,8 +179,8 @@ def demo_summary(source_id: str, sandbox_url: str) -> int:
         return 1
     print(
         f"\nThe sandbox holds {len(products)} variants and {len(customers)} customers for Stock2Shop source "
-        f"{s2s_source} ({stats['accepted_batches']} accepted batches, {stats['logins']} logins, "
-        f"{stats['rate_limited']} requests rate-limited so far)."
+        f"{s2s_source} (sandbox totals so far: {stats['accepted_batches']} accepted batches, {stats['logins']} logins, "
+        f"{stats['rate_limited']} requests rate-limited)."
     )
     print(f"See them at {sandbox_url}/  (JSON: {sandbox_url}/sandbox/products, {sandbox_url}/sandbox/customers)")
     return 0

@@ -137,30 +137,30 @@ def mariadb_database() -> Iterator[str]:
     yield from _server_database(MARIADB)
 
 
-@pytest.fixture
-def postgres_source(postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def _server_source(
+    monkeypatch: pytest.MonkeyPatch, server: dict[str, Any], database: str, conn_id: str
+) -> dict[str, Any]:
     conn = {
         "conn_type": "odbc",
-        "host": PG["host"],
-        "port": PG["port"],
-        "login": PG["login"],
-        "schema": postgres_database,
+        "host": server["host"],
+        "port": server["port"],
+        "login": server["login"],
+        "schema": database,
     }
-    set_connection(monkeypatch, "s2s_test_pg", conn)
-    return {"conn_id": "s2s_test_pg", "driver": PG["driver"], "database": postgres_database}
+    set_connection(monkeypatch, conn_id, conn)
+    return {"conn_id": conn_id, "driver": server["driver"], "database": database}
+
+
+@pytest.fixture
+def postgres_source(postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The session's PostgreSQL fixture database as Airflow connection ``s2s_test_pg``."""
+    return _server_source(monkeypatch, PG, postgres_database, "s2s_test_pg")
 
 
 @pytest.fixture
 def mariadb_source(mariadb_database: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    conn = {
-        "conn_type": "odbc",
-        "host": MARIADB["host"],
-        "port": MARIADB["port"],
-        "login": MARIADB["login"],
-        "schema": mariadb_database,
-    }
-    set_connection(monkeypatch, "s2s_test_mariadb", conn)
-    return {"conn_id": "s2s_test_mariadb", "driver": MARIADB["driver"], "database": mariadb_database}
+    """The session's MariaDB fixture database as Airflow connection ``s2s_test_mariadb``."""
+    return _server_source(monkeypatch, MARIADB, mariadb_database, "s2s_test_mariadb")
 
 
 @pytest.fixture

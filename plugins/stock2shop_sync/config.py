@@ -160,9 +160,22 @@ class WarehouseQuery(_Query):
     reserved: str | None = None
 
 
-class EntityMapping(_Strict):
-    """How one entity (products or customers) is read from a source and renamed to canonical columns."""
+def known_field(entity: str, name: str) -> bool:
+    """Whether ``name`` is a canonical field (or console pattern) of ``entity``."""
+    known, patterns = (
+        (PRODUCT_FIELDS, PRODUCT_PATTERNS) if entity == "products" else (CUSTOMER_FIELDS, CUSTOMER_PATTERNS)
+    )
+    return name in known or any(p.match(name) for p in patterns)
 
+
+class EntityMapping(_Strict):
+    """How one entity (products or customers) is read from a source and renamed to canonical columns.
+
+    With ``auto_fields`` every column already named as a Stock2Shop field (``title``, ``price_Wholesale``,
+    ``meta_colour``, ``image1``...) maps to itself; ``fields`` adds or overrides names for other layouts.
+    """
+
+    auto_fields: bool = False
     query: str | None = None
     key: str | None = None
     fields: dict[str, str] = Field(default_factory=dict)
@@ -234,6 +247,7 @@ class Mapping(_Strict):
     connector: str
     description: str = ""
     takes_orders: bool = True
+    location: Literal["connection", "file", "sheet"] = "connection"
     settings: SiteSettings = Field(default_factory=SiteSettings)
     products: EntityMapping | None = None
     customers: EntityMapping | None = None
@@ -267,6 +281,86 @@ class DatabaseConnection(_Strict):
         return value
 
 
+class FileLocation(_Strict):
+    """A flat file: any ObjectStoragePath URL (a local path, file://, sftp://, s3://conn_id@bucket/..., https://).
+
+    A relative local path is taken from the project folder. ``format`` defaults to the file's extension.
+    ``header`` names the columns of a file that has no header row. ``encoding`` is utf-8 (a BOM is fine) or
+    any codec, e.g. cp1252. ``delimiter`` is sniffed from , ; tab | when not given.
+    """
+
+    path: str
+    format: Literal["csv", "xlsx", "json"] | None = None
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    header: list[str] | None = None
+    encoding: str = "utf-8"
+    worksheet: str | None = None
+    conn_id: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r}") from None
+        return value
+
+    @property
+    def file_format(self) -> str:
+        if self.format:
+            return self.format
+        suffix = self.path.rsplit("?", 1)[0].rsplit(".", 1)[-1].lower()
+        return {"xlsx": "xlsx", "json": "json"}.get(suffix, "csv")
+
+
+class SheetLocation(_Strict):
+    """A Google Sheet: a spreadsheet key or URL and a worksheet, read with a service account (the key is in
+    the Airflow connection ``conn_id``), or the sheet's public CSV link (``csv_url``) as Stock2Shop documents."""
+
+    spreadsheet: str | None = None
+    worksheet: str | None = None
+    conn_id: str = "google_sheets_default"
+    csv_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> SheetLocation:
+        if bool(self.spreadsheet) == bool(self.csv_url):
+            raise ValueError("give either spreadsheet (with a service-account connection) or csv_url")
+        return self
+
+
+class LinkedTo(_Strict):
+    """This source only enriches the products of a primary source; ``owns`` lists the fields it provides
+    (canonical names, or patterns such as ``meta_*`` and ``image*``). The primary owns every other field."""
+
+    primary: str
+    owns: list[str] = Field(min_length=1)
+
+    @field_validator("owns")
+    @classmethod
+    def _known_fields(cls, owns: list[str]) -> list[str]:
+        keys = {"source_product_code", "source_variant_code"}
+        for name in owns:
+            probe = name.rstrip("*") + ("x" if name.endswith("*") else "")
+            if name in keys:
+                raise ValueError(f"{name} is the match key, not a field a linked source can own")
+            if probe not in PRODUCT_FIELDS and not any(p.match(probe) for p in PRODUCT_PATTERNS):
+                raise ValueError(f"{name!r} is not a product field or pattern (e.g. title, meta_*, image*)")
+        return owns
+
+    def owns_field(self, field: str) -> bool:
+        return any(field == name or (name.endswith("*") and field.startswith(name[:-1])) for name in self.owns)
+
+
+class OrderSettings(_Strict):
+    """Whether this source takes sales orders (the order push itself comes with its own settings)."""
+
+    enabled: bool = False
+
+
 class Stock2ShopTarget(_Strict):
     """The Stock2Shop account and source this config feeds."""
 
@@ -286,8 +380,12 @@ class SourceConfig(_Strict):
     source_id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
     type: str
     description: str = ""
-    connection: DatabaseConnection
-    stock2shop: Stock2ShopTarget
+    connection: DatabaseConnection | None = None
+    file: FileLocation | None = None
+    sheet: SheetLocation | None = None
+    stock2shop: Stock2ShopTarget | None = None
+    link: LinkedTo | None = None
+    orders: OrderSettings = Field(default_factory=OrderSettings)
     entities: list[Entity] = Field(default_factory=lambda: ["products", "customers"], min_length=1)
     schedule: str | None = "@hourly"
     mapping: str | None = None
@@ -306,10 +404,25 @@ class SourceConfig(_Strict):
     def mapping_name(self) -> str:
         return self.mapping or self.type
 
+    @property
+    def is_linked(self) -> bool:
+        return self.link is not None
+
     @model_validator(mode="after")
-    def _unique_entities(self) -> SourceConfig:
+    def _consistent(self) -> SourceConfig:
         if len(set(self.entities)) != len(self.entities):
             raise ValueError("entities lists an entity twice")
+        if sum(x is not None for x in (self.connection, self.file, self.sheet)) != 1:
+            raise ValueError("give exactly one of connection (a database), file or sheet")
+        if self.link is None and self.stock2shop is None:
+            raise ValueError("stock2shop (the Stock2Shop source this feeds) is required for a primary source")
+        if self.link is not None:
+            if self.stock2shop is not None:
+                raise ValueError("a linked source feeds its primary's Stock2Shop source: remove stock2shop")
+            if self.orders.enabled:
+                raise ValueError("a linked source never receives orders: orders go to its primary source")
+            if self.entities != ["products"] and "entities" in self.model_fields_set:
+                raise ValueError("a linked source only adds product information: entities must be [products]")
         return self
 
 
@@ -354,8 +467,30 @@ def load_source(path: Path | str) -> SourceConfig:
         config = SourceConfig.model_validate({**data, "path": str(path)})
     except ValidationError as exc:
         raise _from_validation_error(exc, str(path), source_id) from None
-    resolve_mapping(config)
+    if config.link is not None and "entities" not in config.model_fields_set:
+        config = config.model_copy(update={"entities": ["products"]})
+    mapping = resolve_mapping(config)
+    _check_against_mapping(config, mapping)
     return config
+
+
+def _check_against_mapping(config: SourceConfig, mapping: Mapping) -> None:
+    def fail(key: str, problem: str) -> None:
+        raise ConfigError(config.path, key, problem, config.source_id)
+
+    if getattr(config, mapping.location) is None:
+        fail(mapping.location, f"a {config.type} source reads from `{mapping.location}`, which is missing")
+    for other in ("connection", "file", "sheet"):
+        if other != mapping.location and getattr(config, other) is not None:
+            fail(other, f"a {config.type} source reads from `{mapping.location}`, not `{other}`")
+    if config.orders.enabled and not mapping.takes_orders:
+        fail(
+            "orders.enabled",
+            f"{config.type} sources never take sales orders (Stock2Shop sends orders only to ERPs and databases)",
+        )
+    for entity in config.entities:
+        if getattr(mapping, entity) is None:
+            fail("entities", f"mapping {mapping.name!r} cannot read {entity}")
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -499,4 +634,58 @@ def load_all(directory: Path | str | None = None) -> tuple[list[SourceConfig], l
             continue
         seen[config.source_id] = config
         unique.append(config)
-    return unique, errors
+    linked_errors = _check_links(unique)
+    errors.extend(linked_errors)
+    bad = {e.source_id for e in linked_errors}
+    return [c for c in unique if c.source_id not in bad], errors
+
+
+def _check_links(configs: list[SourceConfig]) -> list[ConfigError]:
+    """A linked source must point at a primary source; no field may have two linked owners."""
+    by_id = {c.source_id: c for c in configs}
+    errors = []
+    owners: dict[tuple[str, str], str] = {}
+    for config in configs:
+        if config.link is None:
+            continue
+        primary = by_id.get(config.link.primary)
+        if primary is None:
+            errors.append(
+                ConfigError(
+                    config.path,
+                    "link.primary",
+                    f"no primary source {config.link.primary!r} is configured",
+                    config.source_id,
+                )
+            )
+            continue
+        if primary.link is not None:
+            errors.append(
+                ConfigError(
+                    config.path,
+                    "link.primary",
+                    f"{primary.source_id!r} is itself a linked source; link to a primary source",
+                    config.source_id,
+                )
+            )
+            continue
+        for name in config.link.owns:
+            other = owners.setdefault((primary.source_id, name), config.source_id)
+            if other != config.source_id:
+                errors.append(
+                    ConfigError(
+                        config.path,
+                        "link.owns",
+                        f"{name!r} is already owned by linked source {other!r}: each field has one owner",
+                        config.source_id,
+                    )
+                )
+                break
+    return errors
+
+
+def linked_sources(configs: list[SourceConfig], primary: SourceConfig) -> list[SourceConfig]:
+    """The linked sources of ``primary``, in a stable order."""
+    return sorted(
+        (c for c in configs if c.link is not None and c.link.primary == primary.source_id), key=lambda c: c.source_id
+    )

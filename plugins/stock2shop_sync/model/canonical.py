@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 #: Column holding the 1-based position of the row in the source's result set (or the file's line number).
 ROW = "_row"
+#: Column holding why a source row could not be read (a file's broken line); such rows are quarantined.
+SOURCE_ERROR = "_source_error"
 
 #: Columns whose surrounding white space is kept (HTML may be laid out on purpose); every other column is trimmed.
 UNTRIMMED_FIELDS = frozenset({"body_html"})
@@ -65,13 +67,30 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
     """
     import pandas as pd
 
+    from stock2shop_sync.config import CUSTOMER_FIELDS, PRODUCT_FIELDS, known_field
+
     by_lower: dict[str, str] = {}
     for column in raw.columns:
         by_lower.setdefault(str(column).lower(), column)
     out = pd.DataFrame(index=raw.index)
-    out[ROW] = pd.RangeIndex(1, len(raw) + 1)
+    out[ROW] = raw[ROW].astype("int64") if ROW in raw.columns else pd.RangeIndex(1, len(raw) + 1)
+    if SOURCE_ERROR in raw.columns:
+        out[SOURCE_ERROR] = raw[SOURCE_ERROR].astype("string")
+    fields = dict(mapping.fields)
+    if mapping.auto_fields:
+        used = {c.lower() for c in fields.values()}
+        for column in raw.columns:
+            name = str(column).strip()
+            prefix, sep, suffix = name.partition("_")
+            # Fixed fields match in any case; pattern columns keep their suffix (tier, warehouse, meta key).
+            fixed = name.lower() in (PRODUCT_FIELDS if entity == "products" else CUSTOMER_FIELDS)
+            canonical = name.lower() if fixed else f"{prefix.lower()}{sep}{suffix}"
+            if column in (ROW, SOURCE_ERROR) or name.lower() in used or canonical in fields:
+                continue
+            if known_field(entity, canonical):
+                fields[canonical] = name
     missing = []
-    for field, column in mapping.fields.items():
+    for field, column in fields.items():
         actual = by_lower.get(column.lower())
         if actual is None:
             missing.append(f"{field} <- {column!r}")
@@ -89,10 +108,16 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
             out[field] = pd.Series(constant, index=out.index, dtype="string")
         elif constant is not None:
             out[field] = out[field].fillna(constant)
-    for field in out.columns.difference([ROW, *UNTRIMMED_FIELDS]):
+    for field in out.columns.difference([ROW, SOURCE_ERROR, *UNTRIMMED_FIELDS]):
         out[field] = out[field].str.strip()
     if "full_name" in out.columns:
         _split_full_name(out)
+    if entity == "products":
+        # A simple product's codes default from its SKU, as the Custom Database field table allows.
+        if "source_variant_code" not in out.columns and "sku" in out.columns:
+            out["source_variant_code"] = out["sku"]
+        if "source_product_code" not in out.columns and "source_variant_code" in out.columns:
+            out["source_product_code"] = out["source_variant_code"]
     return out.reset_index(drop=True)
 
 

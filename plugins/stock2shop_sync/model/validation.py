@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from stock2shop_sync.model.canonical import ROW
+from stock2shop_sync.model.canonical import ROW, SOURCE_ERROR
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,6 +112,12 @@ def _column(df: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=df.index, dtype="string")
 
 
+def _unreadable_rows(df: pd.DataFrame, issues: _Issues) -> None:
+    """Rows the source could not read (a file's broken line) are quarantined with the reader's reason."""
+    if SOURCE_ERROR in df.columns:
+        issues.add(df[SOURCE_ERROR].notna(), "row", df[SOURCE_ERROR])
+
+
 def _parse_active(df: pd.DataFrame, column: str, issues: _Issues) -> pd.Series:
     raw = _column(df, column)
     state = raw.str.strip().str.lower().map(_ACTIVE_WORDS)
@@ -136,7 +142,12 @@ def _parse_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     import numpy as np
     import pandas as pd
 
-    text = series.str.strip().str.replace(",", "", regex=False)
+    text = series.str.strip()
+    # "1,299.00": thousands separators; "10,5" / "10,50": a decimal comma. Anything else is left to fail.
+    thousands = text.str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?").fillna(False)
+    decimal_comma = text.str.fullmatch(r"[-+]?\d+,\d{1,2}").fillna(False)
+    text = text.mask(thousands, text.str.replace(",", "", regex=False))
+    text = text.mask(decimal_comma, text.str.replace(",", ".", regex=False))
     values = pd.to_numeric(text.mask((text == "").fillna(False)), errors="coerce").astype("float64")
     bad = ~_blank(series) & (values.isna() | ~np.isfinite(values.fillna(0)))
     return values.where(~bad), bad
@@ -233,6 +244,7 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
 
     df = df.copy()
     issues = _Issues(df, source_id, "products", "sku")
+    _unreadable_rows(df, issues)
     state = _parse_active(df, "product_active", issues)
     live = state.isin(["active", "delete"]).fillna(False)
     active = (state == "active").fillna(False)
@@ -297,6 +309,7 @@ def validate_customers(df: pd.DataFrame, source_id: str) -> ValidationResult:
 
     df = df.copy()
     issues = _Issues(df, source_id, "customers", "source_customer_code")
+    _unreadable_rows(df, issues)
     state = _parse_active(df, "customer_active", issues)
     live = state.isin(["active", "delete"]).fillna(False)
     active = (state == "active").fillna(False)

@@ -1,0 +1,163 @@
+"""Parse flat files (CSV, XLSX, JSON) into raw frames that keep each row's line number.
+
+Nothing is dropped: a row that cannot be read (wrong number of fields, bytes that are not valid text in the
+file's encoding) stays in the frame with its problem in ``_source_error``, and validation quarantines it
+with its line number while the rest of the file syncs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pandas as pd
+
+from stock2shop_sync.model.canonical import ROW, SOURCE_ERROR
+
+SNIFF_DELIMITERS = ",;\t|"
+
+
+class FileFormatError(ValueError):
+    """The file as a whole cannot be read (no header, not JSON, an empty workbook)."""
+
+
+def _frame(header: list[str], rows: list[list[Any]], lines: list[int], errors: list[str | None]) -> pd.DataFrame:
+    columns = [h.strip() for h in header]
+    if len(set(columns)) != len(columns):
+        duplicated = sorted({c for c in columns if columns.count(c) > 1})
+        raise FileFormatError(f"the header names a column twice: {duplicated}")
+    frame = pd.DataFrame(rows, columns=columns, dtype=object) if rows else pd.DataFrame(columns=columns, dtype=object)
+    frame[ROW] = pd.Series(lines, dtype="int64")
+    frame[SOURCE_ERROR] = pd.Series(errors, dtype="string")
+    return frame
+
+
+def parse_csv(
+    data: bytes, *, delimiter: str | None = None, header: list[str] | None = None, encoding: str = "utf-8"
+) -> pd.DataFrame:
+    """A CSV file: one raw row per record, ``_row`` its (last) line number in the file."""
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    text = data.decode(codec, errors="surrogateescape")
+    if not text.strip():
+        raise FileFormatError("the file is empty")
+    if delimiter is None:
+        sample = "\n".join(text.splitlines()[:20])
+        try:
+            delimiter = csv.Sniffer().sniff(sample, delimiters=SNIFF_DELIMITERS).delimiter
+        except csv.Error:
+            delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if header is None:
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise FileFormatError("the file has no header row") from None
+        if len(header) < 2 and delimiter not in text.splitlines()[0]:
+            raise FileFormatError(
+                f"the header row has one column ({header[0][:60]!r}): is the delimiter {delimiter!r} right?"
+            )
+    rows: list[list[Any]] = []
+    lines: list[int] = []
+    errors: list[str | None] = []
+    width = len(header)
+    previous_line = reader.line_num
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rows.append([None] * width)
+            lines.append(reader.line_num)
+            errors.append(f"line {reader.line_num} could not be read as CSV: {exc}")
+            previous_line = reader.line_num
+            continue
+        line = previous_line + 1  # where the record starts (a quoted field may span lines)
+        previous_line = reader.line_num
+        if not record or all(not cell.strip() for cell in record):
+            continue  # blank lines carry no data
+        problem = None
+        if any("\udc80" <= ch <= "\udcff" for cell in record for ch in cell):
+            problem = f"line {line} is not valid {encoding} text"
+            record = [cell.encode("utf-8", errors="surrogateescape").decode(codec, errors="replace") for cell in record]
+        if len(record) != width:
+            problem = f"line {line} has {len(record)} fields but the header has {width}"
+            record = (record + [None] * width)[:width]
+        rows.append(record)
+        lines.append(line)
+        errors.append(problem)
+    return _frame(header, rows, lines, errors)
+
+
+def parse_xlsx(data: bytes, *, worksheet: str | None = None, header: list[str] | None = None) -> pd.DataFrame:
+    """A workbook's sheet (the first, or ``worksheet``); ``_row`` is the spreadsheet row number."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheet = book[worksheet] if worksheet else book.worksheets[0]
+    except KeyError:
+        raise FileFormatError(f"the workbook has no sheet {worksheet!r}; it has {book.sheetnames}") from None
+    values = [[("" if v is None else v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    book.close()
+    return rows_to_frame(values, header=header, first_row=1)
+
+
+def rows_to_frame(values: list[list[Any]], *, header: list[str] | None = None, first_row: int = 1) -> pd.DataFrame:
+    """Spreadsheet-like rows (first row the header unless given); ragged rows are padded."""
+    if header is None:
+        if not values:
+            raise FileFormatError("the sheet is empty: it has no header row")
+        header = [str(h) for h in values[0]]
+        body, start = values[1:], first_row + 1
+    else:
+        body, start = values, first_row
+    width = len(header)
+    rows, lines, errors = [], [], []
+    for offset, row in enumerate(body):
+        cells = ["" if v is None else v for v in row]
+        if all(str(c).strip() == "" for c in cells):
+            continue
+        problem = None
+        trailing = cells[width:]
+        if any(str(c).strip() for c in trailing):
+            problem = f"row {start + offset} has {len(cells)} cells but the header has {width}"
+        rows.append((cells + [""] * width)[:width])
+        lines.append(start + offset)
+        errors.append(problem)
+    return _frame(header, rows, lines, errors)
+
+
+def parse_json(data: bytes, *, encoding: str = "utf-8") -> pd.DataFrame:
+    """A JSON array of objects, or an object holding one (``{"products": [...]}``); ``_row`` is the record number."""
+    try:
+        document = json.loads(data.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FileFormatError(f"not valid JSON: {exc}") from None
+    if isinstance(document, dict):
+        lists = [v for v in document.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise FileFormatError("expected an array of records, or an object holding exactly one array")
+        document = lists[0]
+    if not isinstance(document, list):
+        raise FileFormatError("expected an array of records")
+    columns: list[str] = []
+    for record in document:
+        if isinstance(record, dict):
+            columns.extend(k for k in record if k not in columns)
+    rows, lines, errors = [], [], []
+    for number, record in enumerate(document, start=1):
+        if not isinstance(record, dict):
+            rows.append([None] * len(columns))
+            errors.append(f"record {number} is not an object")
+        else:
+            rows.append([_scalar(record.get(c)) for c in columns])
+            errors.append(None)
+        lines.append(number)
+    return _frame(columns, rows, lines, errors)
+
+
+def _scalar(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value

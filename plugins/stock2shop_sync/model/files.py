@@ -108,7 +108,7 @@ def parse_xlsx(data: bytes, *, worksheet: str | None = None, header: list[str] |
 def rows_to_frame(values: list[list[Any]], *, header: list[str] | None = None, first_row: int = 1) -> pd.DataFrame:
     """Spreadsheet-like rows (first row the header unless given); ragged rows are padded."""
     if header is None:
-        if not values:
+        if not values or not any(str(cell).strip() for cell in values[0]):
             raise FileFormatError("the sheet is empty: it has no header row")
         header = [str(h) for h in values[0]]
         body, start = values[1:], first_row + 1

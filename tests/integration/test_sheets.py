@@ -76,7 +76,7 @@ def _sheet_source(folder: Path, **sheet: Any) -> Any:
 
 
 def test_gspread_reads_a_worksheet_as_the_service_account(google: tuple[str, FakeSheets]) -> None:
-    url, state = google
+    _, state = google
     rows = GoogleSheetsHook().get_values("sheet-key-123", "Enrichment")
     assert rows[0] == ENRICHMENT[0]
     assert rows[2] == ["HW-HAMMER-16", "Stanley Claw Hammer 16 oz", "<p>Forged steel.</p>", "Tools", "steel", ""]

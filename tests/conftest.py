@@ -34,9 +34,12 @@ for _path in (str(ROOT / "plugins"), str(ROOT)):
 import pyodbc  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
 from sandbox.app import SandboxSettings  # noqa: E402
-from sandbox.server import running_sandbox  # noqa: E402
+from sandbox.server import running_app, running_sandbox  # noqa: E402
+from sandbox.sheets import FakeSheets, create_sheets_app  # noqa: E402
 from stock2shop_sync.demo import SEEDERS  # noqa: E402
 from stock2shop_sync.demo import seed as seed_preset  # noqa: E402
 
@@ -178,3 +181,46 @@ def airflow_db() -> None:
     from airflow.utils import db
 
     db.resetdb()
+
+
+ENRICHMENT = [
+    ["source_product_code", "title", "body_html", "collection", "meta_material", "image1"],
+    [
+        "TEE-CLASSIC",
+        "Classic Organic Tee",
+        "<p>Soft organic cotton.</p>",
+        "T-Shirts",
+        "cotton",
+        "https://img.example/tee.jpg",
+    ],
+    ["HW-HAMMER-16", "Stanley Claw Hammer 16 oz", "<p>Forged steel.</p>", "Tools", "steel", ""],
+    ["NOT-IN-ERP", "A product the ERP does not have"],
+]
+
+
+def service_account_key(token_uri: str) -> dict[str, str]:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return {
+        "type": "service_account",
+        "project_id": "s2s-test",
+        "private_key_id": "k1",
+        "private_key": pem.decode(),
+        "client_email": "sync@s2s-test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
+
+
+@pytest.fixture
+def google(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, FakeSheets]]:
+    """The Google API stand-in with one spreadsheet; ``google_sheets_default`` holds a service-account key for it."""
+    state = FakeSheets(
+        spreadsheets={"sheet-key-123": {"Enrichment": ENRICHMENT, "Empty": []}}, public={"sheet-key-123"}
+    )
+    with running_app(create_sheets_app(state)) as url:
+        extra = {"keyfile_dict": json.dumps(service_account_key(f"{url}/token")), "api_base_url": url}
+        set_connection(monkeypatch, "google_sheets_default", {"conn_type": "google_sheets", "extra": extra})
+        yield url, state

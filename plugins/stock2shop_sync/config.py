@@ -97,6 +97,8 @@ class ConfigError(Exception):
     key: str
     problem: str
     source_id: str | None = None
+    #: For a linked source's config: the primary it names, so the primary can hold its products back.
+    primary: str | None = None
 
     def __str__(self) -> str:
         return f"{self.file}: {self.key or '(file)'}: {self.problem}"
@@ -344,10 +346,10 @@ class LinkedTo(_Strict):
     def _known_fields(cls, owns: list[str]) -> list[str]:
         keys = {"source_product_code", "source_variant_code"}
         for name in owns:
-            probe = name.rstrip("*") + ("x" if name.endswith("*") else "")
+            probes = [name[:-1] + "1", name[:-1] + "x"] if name.endswith("*") else [name]
             if name in keys:
                 raise ValueError(f"{name} is the match key, not a field a linked source can own")
-            if probe not in PRODUCT_FIELDS and not any(p.match(probe) for p in PRODUCT_PATTERNS):
+            if not any(p in PRODUCT_FIELDS or any(r.match(p) for r in PRODUCT_PATTERNS) for p in probes):
                 raise ValueError(f"{name!r} is not a product field or pattern (e.g. title, meta_*, image*)")
         return owns
 
@@ -463,14 +465,22 @@ def load_source(path: Path | str) -> SourceConfig:
     path = Path(path)
     data = _read_yaml(path)
     source_id = data.get("source_id") if isinstance(data.get("source_id"), str) else None
+    link = data.get("link")
+    primary = link.get("primary") if isinstance(link, dict) and isinstance(link.get("primary"), str) else None
     try:
-        config = SourceConfig.model_validate({**data, "path": str(path)})
-    except ValidationError as exc:
-        raise _from_validation_error(exc, str(path), source_id) from None
-    if config.link is not None and "entities" not in config.model_fields_set:
-        config = config.model_copy(update={"entities": ["products"]})
-    mapping = resolve_mapping(config)
-    _check_against_mapping(config, mapping)
+        try:
+            config = SourceConfig.model_validate({**data, "path": str(path)})
+        except ValidationError as exc:
+            raise _from_validation_error(exc, str(path), source_id) from None
+        mapping = resolve_mapping(config)
+        if "entities" not in config.model_fields_set:
+            # Default: what the mapping can read; a linked source only ever adds product information.
+            readable = [e for e in ("products", "customers") if getattr(mapping, e) is not None]
+            config = config.model_copy(update={"entities": ["products"] if config.link else readable})
+        _check_against_mapping(config, mapping)
+    except ConfigError as exc:
+        exc.primary = primary
+        raise
     return config
 
 
@@ -678,6 +688,7 @@ def _check_links(configs: list[SourceConfig]) -> list[ConfigError]:
                         "link.owns",
                         f"{name!r} is already owned by linked source {other!r}: each field has one owner",
                         config.source_id,
+                        primary.source_id,
                     )
                 )
                 break

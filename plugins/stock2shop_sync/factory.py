@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
 
-from stock2shop_sync.config import ConfigError, SourceConfig, load_all
+from stock2shop_sync.config import ConfigError, SourceConfig, linked_sources, load_all
 from stock2shop_sync.operators.sync import (
     ConfigErrorOperator,
+    MergeLinkedOperator,
     SourceExtractOperator,
     Stock2ShopUploadOperator,
     SyncReportOperator,
@@ -40,19 +41,38 @@ DEFAULT_ARGS = {
 }
 
 
+def _location(config: SourceConfig) -> str:
+    if config.connection is not None:
+        return f"connection `{config.connection.conn_id}`"
+    if config.file is not None:
+        return f"file `{config.file.path}`"
+    if config.sheet is not None:
+        return f"sheet `{config.sheet.csv_url or config.sheet.spreadsheet}`"
+    return "(nothing)"
+
+
 def _doc(config: SourceConfig) -> str:
     return (
         f"### Stock2Shop source `{config.source_id}`\n\n{config.description}\n\n"
         f"* type: `{config.type}` (mapping `{config.mapping_name}`)\n"
         f"* Stock2Shop source id: `{config.stock2shop.source_id}` via connection `{config.stock2shop.conn_id}`\n"
-        f"* source connection: `{config.connection.conn_id}`\n"
+        f"* reads from: {_location(config)}\n"
         f"* entities: {', '.join(config.entities)}\n"
         f"* config file: `{config.path}`\n"
     )
 
 
-def build_source_dag(config: SourceConfig) -> DAG:
-    """The DAG ``s2s_<source_id>`` for one valid source config."""
+def build_source_dag(
+    config: SourceConfig, linked: list[SourceConfig] | None = None, broken_links: list[ConfigError] | None = None
+) -> DAG:
+    """The DAG ``s2s_<source_id>`` for one valid primary source config and its linked sources.
+
+    With linked sources, products go ``extract_products`` + ``extract_linked_<id>`` -> ``merge_products`` ->
+    ``validate_products``. A linked source whose config is broken holds the products back (a task that fails
+    with its error) rather than letting the primary overwrite the fields it owns.
+    """
+    linked = linked or []
+    broken_links = broken_links or []
     schedule = CronDataIntervalTimetable(config.schedule, timezone="UTC") if config.schedule else None
     with DAG(
         dag_id=config.dag_id,
@@ -70,13 +90,35 @@ def build_source_dag(config: SourceConfig) -> DAG:
         for entity in config.entities:
             common = {"config_path": config.path, "entity": entity}
             extract = SourceExtractOperator(task_id=f"extract_{entity}", **common)
-            validate = ValidateOperator(task_id=f"validate_{entity}", upstream_task_id=extract.task_id, **common)
+            step_ids.append(extract.task_id)
+            before_validate = extract
+            if entity == "products" and (linked or broken_links):
+                extracts = {
+                    other.path: SourceExtractOperator(
+                        task_id=f"extract_linked_{other.source_id}", config_path=other.path, entity="products"
+                    )
+                    for other in linked
+                }
+                before_validate = MergeLinkedOperator(
+                    task_id="merge_products",
+                    upstream_task_id=extract.task_id,
+                    linked={path: task.task_id for path, task in extracts.items()},
+                    **common,
+                )
+                [extract, *extracts.values()] >> before_validate
+                for error in broken_links:
+                    stem = "".join(ch if ch.isalnum() else "_" for ch in Path(error.file).stem.lower())
+                    ConfigErrorOperator(task_id=f"linked_config_error_{stem}", error=str(error)) >> before_validate
+                step_ids.append(before_validate.task_id)
+            validate = ValidateOperator(
+                task_id=f"validate_{entity}", upstream_task_id=before_validate.task_id, **common
+            )
             upload = Stock2ShopUploadOperator(task_id=f"upload_{entity}", upstream_task_id=validate.task_id, **common)
-            extract >> validate >> upload
+            before_validate >> validate >> upload
             if previous_upload is not None:
                 previous_upload >> upload
             previous_upload = upload
-            step_ids += [extract.task_id, validate.task_id, upload.task_id]
+            step_ids += [validate.task_id, upload.task_id]
         report = SyncReportOperator(task_id="report", config_path=config.path, step_task_ids=step_ids)
         dag.get_task(step_ids[-1]) >> report
     return dag
@@ -108,7 +150,17 @@ def build_dags(directory: Path | str | None = None) -> dict[str, DAG]:
     configs, errors = load_all(directory)
     dags: dict[str, DAG] = {}
     for config in configs:
-        dags[config.dag_id] = build_source_dag(config)
+        if config.is_linked:
+            continue  # a linked source is extracted inside its primary's DAG
+        broken = [e for e in errors if e.primary == config.source_id]
+        try:
+            dags[config.dag_id] = build_source_dag(config, linked_sources(configs, config), broken)
+        except Exception as exc:  # one source's bug must never hide the other sources' DAGs
+            log.exception("could not build the DAG of source %s", config.source_id)
+            failure = ConfigError(
+                config.path, "(dag)", f"the DAG could not be built: {type(exc).__name__}: {exc}", config.source_id
+            )
+            dags[config.dag_id] = build_error_dag(failure, config.dag_id)
     for error in errors:
         log.error("Stock2Shop source config error: %s", error)
         dag_id = f"s2s_{_safe(error.source_id or Path(error.file).stem)}"

@@ -30,6 +30,46 @@ def extract(config: SourceConfig, entity: str, run_id: str) -> dict[str, Any]:
     return {"entity": entity, "path": path, "rows": len(frame)}
 
 
+def merge(
+    config: SourceConfig, extracted: dict[str, Any], linked: list[tuple[SourceConfig, dict[str, Any]]], run_id: str
+) -> dict[str, Any]:
+    """Merge each linked source's owned fields onto the primary's extracted products; report unmatched rows."""
+    from stock2shop_sync.model.merge import merge_linked
+
+    frame = staging.read_frame(extracted["path"])
+    reports = {}
+    for linked_config, linked_extract in linked:
+        assert linked_config.link is not None
+        linked_frame = staging.read_frame(linked_extract["path"])
+        frame, report = merge_linked(frame, linked_config.source_id, linked_config.link, linked_frame)
+        reports[linked_config.source_id] = report.as_dict()
+        log.info(
+            "source %s: linked source %s gave %s for %d products (%d not in it); %d of %d rows used",
+            config.source_id,
+            report.source_id,
+            ", ".join(report.fields) or "no fields",
+            report.products_enriched,
+            report.products_not_enriched,
+            report.used_rows,
+            report.rows,
+        )
+        if report.unmatched_codes:
+            log.warning(
+                "linked source %s: %d rows match no product of %s and were not created: %s",
+                report.source_id,
+                len(report.unmatched_codes),
+                config.source_id,
+                ", ".join(report.unmatched_codes[:50]),
+            )
+        for problem in report.unreadable:
+            log.warning("linked source %s: %s", report.source_id, problem)
+        if report.missing_fields:
+            log.warning("linked source %s owns %s but has no such column", report.source_id, report.missing_fields)
+    folder = staging.run_folder(config.source_id, run_id)
+    path = staging.write_frame(frame, folder / "products_merged.parquet")
+    return {"entity": "products", "path": path, "rows": len(frame), "linked": reports}
+
+
 def validate(config: SourceConfig, entity: str, extracted: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Validate the staged frame: stage the valid rows and a quarantine report; fail past the threshold."""
     frame = staging.read_frame(extracted["path"])
@@ -85,6 +125,7 @@ def report(config: SourceConfig, run_id: str, steps: dict[str, dict[str, Any]]) 
         extracted, validated, uploaded = (
             steps.get(f"{step}_{entity}") or {} for step in ("extract", "validate", "upload")
         )
+        merged = steps.get(f"merge_{entity}") or {}
         summary["entities"][entity] = {
             "extracted": extracted.get("rows", 0),
             "valid": validated.get("valid", 0),
@@ -95,6 +136,7 @@ def report(config: SourceConfig, run_id: str, steps: dict[str, dict[str, Any]]) 
             "uploaded": uploaded.get("uploaded", 0),
             "batches": uploaded.get("batches", 0),
             "quarantine_report": validated.get("quarantine_report"),
+            **({"linked": merged["linked"]} if merged.get("linked") else {}),
         }
     folder = staging.run_folder(config.source_id, run_id)
     summary["report"] = staging.write_json(summary, folder / "run_report.json")

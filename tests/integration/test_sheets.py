@@ -3,64 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sandbox.server import running_app
-from sandbox.sheets import FakeSheets, create_sheets_app
+from sandbox.sheets import FakeSheets
 from stock2shop_sync.config import load_source, resolve_mapping
 from stock2shop_sync.connectors import get_connector
 from stock2shop_sync.hooks.sheets import GoogleSheetsHook, SheetsError
 from stock2shop_sync.model.canonical import MappingError
 from stock2shop_sync.model.validation import validate_products
-from tests.conftest import set_connection
-
-ENRICHMENT = [
-    ["source_product_code", "title", "body_html", "collection", "meta_material", "image1"],
-    [
-        "TEE-CLASSIC",
-        "Classic Organic Tee",
-        "<p>Soft organic cotton.</p>",
-        "T-Shirts",
-        "cotton",
-        "https://img.example/tee.jpg",
-    ],
-    ["HW-HAMMER-16", "Stanley Claw Hammer 16 oz", "<p>Forged steel.</p>", "Tools", "steel", ""],
-    ["NOT-IN-ERP", "A product the ERP does not have"],
-]
-
-
-def service_account_key(token_uri: str) -> dict[str, str]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return {
-        "type": "service_account",
-        "project_id": "s2s-test",
-        "private_key_id": "k1",
-        "private_key": pem.decode(),
-        "client_email": "sync@s2s-test.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": token_uri,
-    }
-
-
-@pytest.fixture
-def google(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, FakeSheets]]:
-    """The Google API stand-in with one spreadsheet; ``google_sheets_default`` holds a service-account key for it."""
-    state = FakeSheets(
-        spreadsheets={"sheet-key-123": {"Enrichment": ENRICHMENT, "Empty": []}}, public={"sheet-key-123"}
-    )
-    with running_app(create_sheets_app(state)) as url:
-        extra = {"keyfile_dict": json.dumps(service_account_key(f"{url}/token")), "api_base_url": url}
-        set_connection(monkeypatch, "google_sheets_default", {"conn_type": "google_sheets", "extra": extra})
-        yield url, state
+from tests.conftest import ENRICHMENT, set_connection
 
 
 def _sheet_source(folder: Path, **sheet: Any) -> Any:

@@ -92,6 +92,25 @@ class ValidateOperator(_SourceStepOperator):
         return pipeline.validate(config, self.entity, extracted, context["run_id"])
 
 
+class MergeLinkedOperator(_SourceStepOperator):
+    """Merge linked sources' owned fields onto the primary's extracted products."""
+
+    ui_color = "#d1ecf1"
+
+    def __init__(self, *, upstream_task_id: str, linked: dict[str, str], **kwargs: Any) -> None:
+        """:param linked: linked source config path -> the task id that extracted it."""
+        super().__init__(**kwargs)
+        self.upstream_task_id = upstream_task_id
+        self.linked = linked
+
+    def run_step(self, config: SourceConfig, context: Context) -> dict[str, Any]:
+        from stock2shop_sync import pipeline
+
+        ti = context["ti"]
+        linked = [(_load(path), ti.xcom_pull(task_ids=task_id)) for path, task_id in self.linked.items()]
+        return pipeline.merge(config, ti.xcom_pull(task_ids=self.upstream_task_id), linked, context["run_id"])
+
+
 class Stock2ShopUploadOperator(_SourceStepOperator):
     """Upload validated rows of one entity to Stock2Shop's queue."""
 

@@ -19,6 +19,13 @@ def check_config(directory: str | None) -> int:
     folder = Path(directory) if directory else sources_dir()
     configs, errors = load_all(folder)
     for config in configs:
+        if config.link is not None:
+            print(
+                f"OK     {'(linked: ' + config.link.primary + ')':<32} {config.path}  ({config.type}; owns "
+                f"{', '.join(config.link.owns)} of {config.link.primary}'s products)"
+            )
+            continue
+        assert config.stock2shop is not None
         print(
             f"OK     {config.dag_id:<32} {config.path}  ({config.type}, mapping {config.mapping_name} -> "
             f"Stock2Shop source {config.stock2shop.source_id}; {', '.join(config.entities)}; "
@@ -150,6 +157,16 @@ def demo_summary(source_id: str, sandbox_url: str) -> int:
             f"{entity:<10} {c['extracted']:>9} {c['valid']:>6} {c['quarantined']:>11} {c['ignored']:>7} "
             f"{c['deleted']:>7} {c['uploaded']:>8}"
         )
+    for c in report["entities"].values():
+        for linked_id, link in (c.get("linked") or {}).items():
+            print(
+                f"\nLinked source {linked_id}: {', '.join(link['fields']) or 'no fields'} for "
+                f"{link['products_enriched']} products ({link['products_not_enriched']} not in it); "
+                f"{link['unmatched']} row(s) match no product and were not created"
+                + (f": {', '.join(link['unmatched_codes'][:10])}" if link["unmatched_codes"] else "")
+            )
+            for problem in link["unreadable"][:10]:
+                print(f"  {problem}")
     for entity, c in report["entities"].items():
         if not c.get("quarantine_report"):
             continue

@@ -21,11 +21,18 @@ def _dagbag() -> DagBag:
 def test_shipped_configs_build_without_import_errors() -> None:
     bag = _dagbag()
     assert bag.import_errors == {}
-    shipped = sorted(p.stem for p in (ROOT / "include" / "sources").glob("*.yaml"))
-    assert shipped, "no demo source ships"
-    for source_id in shipped:
-        dag = bag.dags.get(f"s2s_{source_id}")
-        assert dag is not None, source_id
+    from stock2shop_sync.config import load_all
+
+    configs, errors = load_all(ROOT / "include" / "sources")
+    assert errors == []
+    assert len(configs) == len(list((ROOT / "include" / "sources").glob("*.yaml")))
+    for config in configs:
+        if config.link is not None:  # a linked source runs inside its primary's DAG
+            assert f"extract_linked_{config.source_id}" in bag.dags[f"s2s_{config.link.primary}"].task_dict
+            assert config.dag_id not in bag.dags
+            continue
+        dag = bag.dags.get(config.dag_id)
+        assert dag is not None, config.source_id
         assert "config-error" not in dag.tags
 
 
@@ -33,6 +40,8 @@ def test_source_dag_shape_and_policies() -> None:
     dag = _dagbag().dags["s2s_demo_custom_db"]
     assert set(dag.task_dict) == {
         "extract_products",
+        "extract_linked_demo_custom_db_content",
+        "merge_products",
         "validate_products",
         "upload_products",
         "extract_customers",
@@ -40,8 +49,11 @@ def test_source_dag_shape_and_policies() -> None:
         "upload_customers",
         "report",
     }
+    assert dag.task_dict["extract_products"].downstream_task_ids == {"merge_products"}
+    assert dag.task_dict["extract_linked_demo_custom_db_content"].downstream_task_ids == {"merge_products"}
+    assert dag.task_dict["merge_products"].downstream_task_ids == {"validate_products"}
+    assert dag.task_dict["extract_customers"].downstream_task_ids == {"validate_customers"}
     for entity in ("products", "customers"):
-        assert dag.task_dict[f"extract_{entity}"].downstream_task_ids == {f"validate_{entity}"}
         assert f"upload_{entity}" in dag.task_dict[f"validate_{entity}"].downstream_task_ids
     # One Stock2Shop login at a time: customers upload after products.
     assert "upload_customers" in dag.task_dict["upload_products"].downstream_task_ids

@@ -29,7 +29,18 @@ def file_url(path: str) -> str:
 def read_bytes(location: FileLocation) -> bytes:
     from airflow.sdk import ObjectStoragePath
 
-    target = ObjectStoragePath(file_url(location.path), conn_id=location.conn_id)
+    url = file_url(location.path)
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("http", "https"):
+        # No Airflow provider registers an HTTP filesystem; attach fsspec's (aiohttp) so the same
+        # ObjectStoragePath code reads a URL as it reads file://, sftp:// or s3:// paths.
+        from airflow.sdk.io import attach
+        from fsspec.implementations.http import HTTPFileSystem
+
+        attach(scheme, fs=HTTPFileSystem())  # cached under the scheme, where ObjectStoragePath looks
+        target = ObjectStoragePath(url)
+    else:
+        target = ObjectStoragePath(url, conn_id=location.conn_id)
     with target.open("rb") as handle:
         return handle.read()
 

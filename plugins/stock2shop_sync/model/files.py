@@ -111,6 +111,8 @@ def rows_to_frame(values: list[list[Any]], *, header: list[str] | None = None, f
         if not values or not any(str(cell).strip() for cell in values[0]):
             raise FileFormatError("the sheet is empty: it has no header row")
         header = [str(h) for h in values[0]]
+        while header and not header[-1].strip():  # workbooks report empty trailing header cells
+            header.pop()
         body, start = values[1:], first_row + 1
     else:
         body, start = values, first_row

@@ -75,7 +75,11 @@ def create_sheets_app(state: FakeSheets) -> FastAPI:
         state.tokens.add(issued)
         return JSONResponse({"access_token": issued, "expires_in": 3600, "token_type": "Bearer"})
 
-    def sheet_or_error(spreadsheet_id: str) -> dict[str, list[list[Any]]] | JSONResponse:
+    def guarded(request: Request, spreadsheet_id: str) -> dict[str, list[list[Any]]] | JSONResponse:
+        """Record the call; the spreadsheet, or Google's 401/404 answer."""
+        record(request)
+        if not authorised(request):
+            return _google_error(401, "Request is missing required authentication credential.", "UNAUTHENTICATED")
         book = state.spreadsheets.get(spreadsheet_id)
         if book is None:
             return _google_error(404, "Requested entity was not found.", "NOT_FOUND")
@@ -83,10 +87,7 @@ def create_sheets_app(state: FakeSheets) -> FastAPI:
 
     @app.get("/v4/spreadsheets/{spreadsheet_id}")
     async def metadata(request: Request, spreadsheet_id: str) -> JSONResponse:
-        record(request)
-        if not authorised(request):
-            return _google_error(401, "Request is missing required authentication credential.", "UNAUTHENTICATED")
-        book = sheet_or_error(spreadsheet_id)
+        book = guarded(request, spreadsheet_id)
         if isinstance(book, JSONResponse):
             return book
         sheets = [
@@ -116,10 +117,7 @@ def create_sheets_app(state: FakeSheets) -> FastAPI:
 
     @app.get("/v4/spreadsheets/{spreadsheet_id}/values/{value_range:path}")
     async def values(request: Request, spreadsheet_id: str, value_range: str) -> JSONResponse:
-        record(request)
-        if not authorised(request):
-            return _google_error(401, "Request is missing required authentication credential.", "UNAUTHENTICATED")
-        book = sheet_or_error(spreadsheet_id)
+        book = guarded(request, spreadsheet_id)
         if isinstance(book, JSONResponse):
             return book
         title = unquote(value_range).split("!", 1)[0].strip("'").replace("''", "'")

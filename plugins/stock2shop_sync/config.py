@@ -104,6 +104,18 @@ class ConfigError(Exception):
         return f"{self.file}: {self.key or '(file)'}: {self.problem}"
 
 
+def known_encoding(value: str | None) -> str | None:
+    """A text encoding Python knows (``cp1252``, ``utf-8``...), or None."""
+    if value is not None:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {value!r}") from None
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -270,17 +282,7 @@ class DatabaseConnection(_Strict):
     #: database whose driver hands back the code page's bytes; None keeps pyodbc's default (UTF-8).
     encoding: str | None = None
 
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str | None) -> str | None:
-        if value is not None:
-            import codecs
-
-            try:
-                codecs.lookup(value)
-            except LookupError:
-                raise ValueError(f"unknown text encoding {value!r}") from None
-        return value
+    _known_encoding = field_validator("encoding")(known_encoding)
 
 
 class FileLocation(_Strict):
@@ -299,16 +301,7 @@ class FileLocation(_Strict):
     worksheet: str | None = None
     conn_id: str | None = None
 
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str) -> str:
-        import codecs
-
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown text encoding {value!r}") from None
-        return value
+    _known_encoding = field_validator("encoding")(known_encoding)
 
     @property
     def file_format(self) -> str:

@@ -190,6 +190,11 @@ class EntityMapping(_Strict):
     """
 
     auto_fields: bool = False
+    #: Per field, source values translated to canonical ones (matched case-insensitively), e.g.
+    #: ``product_active: {"true": Active, "false": Delete}`` for an API's boolean.
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: Extra, connector-specific options (an API's endpoint, paging and filter names; a SOQL query).
+    options: dict[str, Any] = Field(default_factory=dict)
     query: str | None = None
     key: str | None = None
     fields: dict[str, str] = Field(default_factory=dict)
@@ -350,6 +355,17 @@ class LinkedTo(_Strict):
         return any(field == name or (name.endswith("*") and field.startswith(name[:-1])) for name in self.owns)
 
 
+class ApiSettings(_Strict):
+    """How to talk to a cloud API source: which variant (Sage Accounting's ``za`` v2.0.0 or ``global`` v3.1)
+    and the limits the client keeps to (it stops before a daily cap rather than get the IP blocked)."""
+
+    region: Literal["za", "global"] | None = None
+    requests_per_minute: int | None = Field(default=None, gt=0)
+    requests_per_day: int | None = Field(default=None, gt=0)
+    page_size: int | None = Field(default=None, gt=0)
+    overlap_minutes: int = Field(default=5, ge=0)
+
+
 class OrderSettings(_Strict):
     """Whether this source takes sales orders (the order push itself comes with its own settings)."""
 
@@ -380,6 +396,7 @@ class SourceConfig(_Strict):
     sheet: SheetLocation | None = None
     stock2shop: Stock2ShopTarget | None = None
     link: LinkedTo | None = None
+    api: ApiSettings = Field(default_factory=ApiSettings)
     orders: OrderSettings = Field(default_factory=OrderSettings)
     entities: list[Entity] = Field(default_factory=lambda: ["products", "customers"], min_length=1)
     schedule: str | None = "@hourly"

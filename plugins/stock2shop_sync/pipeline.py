@@ -7,6 +7,7 @@ staging area and returns a small dict (paths and counts) for XCom.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stock2shop_sync import staging
@@ -21,13 +22,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def extract(config: SourceConfig, entity: str, run_id: str) -> dict[str, Any]:
-    """Read ``entity`` from the source and stage it as a canonical Parquet frame."""
+def extract(config: SourceConfig, entity: str, run_id: str, since: datetime | None = None) -> dict[str, Any]:
+    """Read ``entity`` from the source (changed since ``since`` where the source can filter) and stage it."""
     connector = get_connector(config, resolve_mapping(config))
-    frame = connector.extract(entity)
+    frame = connector.extract(entity, since=since)
     path = staging.write_frame(frame, staging.run_folder(config.source_id, run_id) / f"{entity}_extracted.parquet")
-    log.info("source %s: extracted %d %s rows -> %s", config.source_id, len(frame), entity, path)
-    return {"entity": entity, "path": path, "rows": len(frame)}
+    log.info(
+        "source %s: extracted %d %s rows%s -> %s",
+        config.source_id,
+        len(frame),
+        entity,
+        f" changed since {since.isoformat()}" if since else "",
+        path,
+    )
+    return {"entity": entity, "path": path, "rows": len(frame), "since": since.isoformat() if since else None}
+
+
+def window_start(config: SourceConfig, data_interval_start: datetime | None) -> datetime | None:
+    """Where an incremental extract starts: the run's data interval start less the configured overlap.
+    A run without a data interval (a manual run with no logical date) reads everything."""
+    if data_interval_start is None:
+        return None
+    return data_interval_start - timedelta(minutes=config.api.overlap_minutes)
 
 
 def merge(

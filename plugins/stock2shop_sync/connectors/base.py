@@ -8,6 +8,8 @@ from stock2shop_sync.model.canonical import MappingError, to_canonical, total_qt
 from stock2shop_sync.model.pivots import PivotError, join_columns, price_columns, warehouse_columns
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
 
     from stock2shop_sync.config import Mapping, SourceConfig
@@ -27,7 +29,7 @@ class SourceConnector:
     def read_query(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         raise NotImplementedError
 
-    def read_raw(self, entity: str, *, limit: int | None = None) -> pd.DataFrame:
+    def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
         """The entity's main rows, with price-list and warehouse columns joined on when the mapping has them."""
         section = self.mapping.entity(entity)
         if not section.query:
@@ -45,9 +47,11 @@ class SourceConnector:
             raise MappingError(f"source {self.config.source_id!r}, {entity}: {exc}") from None
         return raw
 
-    def extract(self, entity: str, *, limit: int | None = None) -> pd.DataFrame:
+    def extract(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
+        """Canonical rows of ``entity``; sources that can filter by modification time read only rows changed
+        since ``since`` (None: everything)."""
         section = self.mapping.entity(entity)
-        raw = self.read_raw(entity, limit=limit)
+        raw = self.read_raw(entity, limit=limit, since=since)
         fields = dict(section.fields)
         for name in raw.columns:
             if (

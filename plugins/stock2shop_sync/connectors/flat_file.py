@@ -15,6 +15,8 @@ from stock2shop_sync.model.canonical import MappingError
 from stock2shop_sync.model.files import FileFormatError, parse_csv, parse_json, parse_xlsx
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
 
 
@@ -57,7 +59,7 @@ def parse(location: FileLocation, data: bytes) -> pd.DataFrame:
 class FlatFileConnector(SourceConnector):
     """Read a flat file's products; each row keeps its line number, broken rows their reason."""
 
-    def read_raw(self, entity: str, *, limit: int | None = None) -> pd.DataFrame:
+    def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
         location = self.config.file
         assert location is not None  # the config check guarantees it
         try:

@@ -14,6 +14,8 @@ from stock2shop_sync.model.canonical import MappingError
 from stock2shop_sync.model.files import FileFormatError, parse_csv, rows_to_frame
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
 
 
@@ -35,7 +37,7 @@ def fetch_public_csv(url: str, timeout: float = 60.0) -> bytes:
 class GoogleSheetsConnector(SourceConnector):
     """Read a worksheet's rows as a raw frame."""
 
-    def read_raw(self, entity: str, *, limit: int | None = None) -> pd.DataFrame:
+    def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
         sheet = self.config.sheet
         assert sheet is not None  # the config check guarantees it
         try:

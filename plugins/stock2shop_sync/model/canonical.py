@@ -97,6 +97,9 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
             continue
         series = raw[actual]
         out[field] = series.map(_clean_text, na_action="ignore").astype("string")
+        if field in mapping.values:
+            lookup = {str(k).strip().lower(): v for k, v in mapping.values[field].items()}
+            out[field] = out[field].str.strip().str.lower().map(lookup).fillna(out[field]).astype("string")
     if missing:
         raise MappingError(
             f"source {source_id!r}, {entity}: the query returned no column for "

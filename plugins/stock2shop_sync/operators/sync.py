@@ -73,7 +73,8 @@ class SourceExtractOperator(_SourceStepOperator):
     def run_step(self, config: SourceConfig, context: Context) -> dict[str, Any]:
         from stock2shop_sync import pipeline
 
-        return pipeline.extract(config, self.entity, context["run_id"])
+        since = pipeline.window_start(config, context.get("data_interval_start"))
+        return pipeline.extract(config, self.entity, context["run_id"], since=since)
 
 
 class ValidateOperator(_SourceStepOperator):

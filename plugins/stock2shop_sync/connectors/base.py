@@ -25,6 +25,8 @@ class SourceConnector:
     def __init__(self, config: SourceConfig, mapping: Mapping) -> None:
         self.config = config
         self.mapping = mapping
+        #: price_<tier> / qty_<warehouse> columns that read_raw pivoted in; they map to themselves.
+        self.pivoted: list[str] = []
 
     def read_query(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         raise NotImplementedError
@@ -40,9 +42,11 @@ class SourceConnector:
             if section.price_lists is not None:
                 prices = price_columns(self.read_query(section.price_lists.query), section.price_lists, settings)
                 raw = join_columns(raw, section.key or "", prices)
+                self.pivoted += list(prices.columns)
             if section.warehouses is not None:
                 stock = warehouse_columns(self.read_query(section.warehouses.query), section.warehouses, settings)
                 raw = join_columns(raw, section.key or "", stock)
+                self.pivoted += list(stock.columns)
         except PivotError as exc:
             raise MappingError(f"source {self.config.source_id!r}, {entity}: {exc}") from None
         return raw
@@ -53,23 +57,18 @@ class SourceConnector:
         section = self.mapping.entity(entity)
         raw = self.read_raw(entity, limit=limit, since=since)
         fields = dict(section.fields)
-        for name in raw.columns:
-            if (
-                isinstance(name, str)
-                and name.startswith(("price_", "qty_"))
-                and (section.price_lists or section.warehouses)
-            ):
-                fields.setdefault(name, name)
-        if section.price_lists is not None and "price" not in fields:
+        for name in self.pivoted:
+            fields.setdefault(name, name)
+        if any(c.startswith("price_") for c in self.pivoted) and "price" not in fields:
             fields["price"] = self._default_price_column(raw)
         section = section.model_copy(update={"fields": fields})
         frame = to_canonical(raw, section, source_id=self.config.source_id, entity=entity)
-        if section.warehouses is not None and "qty" not in section.fields:
+        if any(c.startswith("qty_") for c in self.pivoted) and "qty" not in section.fields:
             frame["qty"] = total_qty(frame)
         return frame
 
     def _default_price_column(self, raw: pd.DataFrame) -> str:
-        tiers = [str(c)[6:] for c in raw.columns if str(c).startswith("price_")]
+        tiers = [c[6:] for c in self.pivoted if c.startswith("price_")]
         chosen = self.mapping.settings.default_price_list or (tiers[0] if len(tiers) == 1 else None)
         if chosen is None or chosen not in tiers:
             raise MappingError(

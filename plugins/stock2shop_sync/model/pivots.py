@@ -77,21 +77,41 @@ def _spread(
 
 def price_columns(raw: pd.DataFrame, spec: PriceListQuery, settings: SiteSettings) -> pd.DataFrame:
     """``price_<tier>`` columns indexed by the join key, from long or wide price rows."""
+    return price_columns_from(
+        raw, key=spec.key, name=spec.name, value=spec.value, columns=spec.columns, settings=settings
+    )
+
+
+def price_columns_from(
+    raw: pd.DataFrame,
+    *,
+    key: str,
+    name: str | None = None,
+    value: str | None = None,
+    columns: dict[str, str] | None = None,
+    settings: SiteSettings,
+) -> pd.DataFrame:
+    """``price_<tier>`` columns from rows with an item ``key`` and either ``name``/``value`` (one row per item
+    and list) or ``columns`` (list name -> column, one row per item)."""
     from stock2shop_sync.config import SiteSettings as _Settings
 
-    keys = join_key(column(raw, spec.key, "price_lists.key"))
-    if spec.columns:
+    keys = join_key(column(raw, key, "price_lists.key"))
+    if columns:
         parts = [
             pd.DataFrame(
-                {"key": keys, "name": name, "value": _numbers(column(raw, source, f"price_lists.columns.{name}"))}
+                {
+                    "key": keys,
+                    "name": list_name,
+                    "value": _numbers(column(raw, source, f"price_lists.columns.{list_name}")),
+                }
             )
-            for name, source in spec.columns.items()
+            for list_name, source in columns.items()
         ]
-        long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["key", "name", "value"])
+        long = pd.concat(parts, ignore_index=True)
         keys, names, values = long["key"], long["name"].astype("string"), long["value"]
     else:
-        names = _text(column(raw, spec.name or "", "price_lists.name"))
-        values = _numbers(column(raw, spec.value or "", "price_lists.value"))
+        names = _text(column(raw, name or "", "price_lists.name"))
+        values = _numbers(column(raw, value or "", "price_lists.value"))
     names, tiers = _choose(names, _Settings.renames(settings.price_lists))
     return _spread(keys, names, values, tiers, "price_", how="first")
 

@@ -1,0 +1,262 @@
+"""A local stand-in for Sage Accounting's two APIs, following their published request and response shapes.
+
+South Africa v2.0.0: ``GET /api/2.0.0/{Service}/Get`` for ``Item``, ``AdditionalPriceList``,
+``AdditionalItemPrice`` and ``Customer``; HTTP Basic auth plus ``apikey`` and ``CompanyId``; OData ``$filter``
+(``Modified gt datetime'...'``, ``Physical eq true``), ``$skip``, ``$top`` (at most 100); answers
+``{"TotalResults", "ReturnedResults", "Results"}``. Over ``limit_per_window`` requests in a window: HTTP 429 and
+the caller is blocked (as Sage blocks the IP for an hour).
+
+Global v3.1: ``POST /token`` (refresh-token grant; the refresh token rotates and a used one is refused),
+``GET /v3.1/stock_items`` and ``/v3.1/contacts`` with a bearer token that expires after ``token_lifetime``
+requests, ``items_per_page`` (at most 200), ``page``, ``updated_or_created_since``; answers ``{"$total",
+"$page", "$next", "$back", "$itemsPerPage", "$items"}``. ``throttle_next`` answers that many requests with 429
+and ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+@dataclass
+class SageState:
+    """The company's data and what the stand-in has seen."""
+
+    username: str = "sage-user"
+    password: str = "sage-pass"
+    apikey: str = "sage-api-key"
+    company_id: str = "7001"
+    items: list[dict[str, Any]] = field(default_factory=list)
+    price_lists: list[dict[str, Any]] = field(default_factory=list)
+    item_prices: list[dict[str, Any]] = field(default_factory=list)
+    customers: list[dict[str, Any]] = field(default_factory=list)
+    limit_per_window: int = 100
+    window: float = 60.0
+    blocked: bool = False
+    za_requests: list[dict[str, Any]] = field(default_factory=list)
+    max_in_window: int = 0
+    # global v3.1
+    client_id: str = "client-1"
+    client_secret: str = "client-secret"
+    refresh_token: str = "refresh-0"
+    used_refresh_tokens: set[str] = field(default_factory=set)
+    access_tokens: dict[str, int] = field(default_factory=dict)
+    token_lifetime: int = 1000
+    stock_items: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    throttle_next: int = 0
+    global_requests: list[dict[str, Any]] = field(default_factory=list)
+    _times: deque[float] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_MODIFIED = re.compile(r"Modified gt datetime'([^']+)'")
+
+
+def _odata(records: list[dict[str, Any]], expression: str | None) -> list[dict[str, Any]]:
+    out = records
+    if not expression:
+        return out
+    if match := _MODIFIED.search(expression):
+        since = match.group(1)
+        out = [r for r in out if r.get("Modified", "") > since]
+    if "Physical eq true" in expression:
+        out = [r for r in out if r.get("Physical")]
+    return out
+
+
+def create_sage_app(state: SageState) -> FastAPI:
+    """The app serving ``state``."""
+    app = FastAPI(title="Sage Accounting stand-in")
+
+    def count_za() -> bool:
+        """Count a request in the sliding window; False when it is one too many (the caller is then blocked)."""
+        with state.lock:
+            now = time.monotonic()
+            while state._times and now - state._times[0] >= state.window:
+                state._times.popleft()
+            state._times.append(now)
+            state.max_in_window = max(state.max_in_window, len(state._times))
+            if len(state._times) > state.limit_per_window:
+                state.blocked = True
+            return not state.blocked
+
+    @app.get("/api/2.0.0/{service}/Get")
+    async def za_get(request: Request, service: str) -> JSONResponse:
+        params = request.query_params
+        state.za_requests.append({"service": service, **dict(params)})
+        if not count_za():
+            return JSONResponse({"Message": "Too many requests: this IP is blocked for an hour"}, status_code=429)
+        import base64
+
+        auth = request.headers.get("authorization", "")
+        expected = "Basic " + base64.b64encode(f"{state.username}:{state.password}".encode()).decode()
+        if not secrets.compare_digest(auth, expected) or params.get("apikey") != state.apikey:
+            return JSONResponse({"Message": "Authorization has been denied for this request."}, status_code=401)
+        if params.get("CompanyId") != state.company_id:
+            return JSONResponse({"Message": "Invalid CompanyId"}, status_code=400)
+        records = {
+            "Item": state.items,
+            "AdditionalPriceList": state.price_lists,
+            "AdditionalItemPrice": state.item_prices,
+            "Customer": state.customers,
+        }.get(service)
+        if records is None:
+            return JSONResponse({"Message": f"No HTTP resource was found for {service}"}, status_code=404)
+        selected = _odata(records, params.get("$filter"))
+        skip, top = int(params.get("$skip", 0)), min(int(params.get("$top", 100)), 100)
+        page = selected[skip : skip + top]
+        return JSONResponse({"TotalResults": len(selected), "ReturnedResults": len(page), "Results": page})
+
+    @app.post("/token")
+    async def token(request: Request) -> JSONResponse:
+        form = await request.form()
+        if form.get("client_id") != state.client_id or form.get("client_secret") != state.client_secret:
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        given = form.get("refresh_token")
+        if form.get("grant_type") != "refresh_token" or given != state.refresh_token:
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": "refresh token not valid"}, status_code=400
+            )
+        with state.lock:
+            state.used_refresh_tokens.add(str(given))
+            state.refresh_token = f"refresh-{secrets.token_hex(6)}"
+            access = f"access-{secrets.token_hex(8)}"
+            state.access_tokens[access] = 0
+        return JSONResponse(
+            {"access_token": access, "refresh_token": state.refresh_token, "expires_in": 300, "token_type": "bearer"}
+        )
+
+    def global_list(request: Request, records: list[dict[str, Any]], resource: str) -> JSONResponse:
+        params = request.query_params
+        state.global_requests.append({"resource": resource, **dict(params)})
+        with state.lock:
+            if state.throttle_next > 0:
+                state.throttle_next -= 1
+                return JSONResponse({"$message": "Too Many Requests"}, status_code=429, headers={"Retry-After": "1"})
+            header = request.headers.get("authorization", "")
+            token = header.removeprefix("Bearer ")
+            uses = state.access_tokens.get(token)
+            if uses is None or uses >= state.token_lifetime:
+                return JSONResponse([{"$severity": "error", "$dataCode": "ExpiredToken"}], status_code=401)
+            state.access_tokens[token] = uses + 1
+        per_page = int(params.get("items_per_page", 20))
+        if per_page > 200:
+            return JSONResponse(
+                [{"$severity": "error", "$message": "items_per_page must be at most 200"}], status_code=400
+            )
+        selected = records
+        if since := params.get("updated_or_created_since"):
+            moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            selected = [r for r in records if datetime.fromisoformat(r["updated_at"].replace("Z", "+00:00")) >= moment]
+        page = int(params.get("page", 1))
+        chunk = selected[(page - 1) * per_page : page * per_page]
+        extra = f"&updated_or_created_since={since}" if since else ""
+        following = f"/{resource}?page={page + 1}&items_per_page={per_page}&attributes=all{extra}"
+        return JSONResponse(
+            {
+                "$total": len(selected),
+                "$page": page,
+                "$next": following if page * per_page < len(selected) else None,
+                "$back": f"/{resource}?page={page - 1}&items_per_page={per_page}" if page > 1 else None,
+                "$itemsPerPage": per_page,
+                "$items": chunk,
+            }
+        )
+
+    @app.get("/v3.1/stock_items")
+    async def stock_items(request: Request) -> JSONResponse:
+        return global_list(request, state.stock_items, "stock_items")
+
+    @app.get("/v3.1/contacts")
+    async def contacts(request: Request) -> JSONResponse:
+        if request.query_params.get("contact_types") != "CUSTOMER":
+            return global_list(request, [], "contacts")
+        return global_list(request, state.contacts, "contacts")
+
+    return app
+
+
+def demo_state() -> SageState:
+    """A small outdoor shop: 230 stock items (both APIs), two additional price lists, five customers."""
+    state = SageState()
+    now = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    state.price_lists = [{"ID": 1, "Description": "Wholesale"}, {"ID": 2, "Description": "Online Special"}]
+    categories = ["Tents", "Sleeping Bags", "Stoves", "Lights"]
+    for n in range(1, 231):
+        modified = now.replace(day=1 + n % 20).strftime("%Y-%m-%dT%H:%M:%S")
+        code = f"OUT-{n:04d}"
+        state.items.append(
+            {
+                "ID": 5000 + n,
+                "Code": code,
+                "Description": f"{categories[n % 4][:-1]} model {n}",
+                "Active": n % 50 != 0,
+                "Physical": n % 23 != 0,
+                "Category": {"ID": n % 4, "Description": categories[n % 4]},
+                "QuantityOnHand": float(n % 17),
+                "PriceExclusive": round(100 + n * 1.5, 2),
+                "PriceInclusive": round((100 + n * 1.5) * 1.15, 2),
+                "TextUserField1": code.rsplit("-", 1)[0],
+                "TextUserField2": "Camping",
+                "TextUserField3": "",
+                "Modified": modified,
+                "Created": "2025-01-01T00:00:00",
+            }
+        )
+        state.item_prices.append(
+            {"ID": n, "ItemId": 5000 + n, "AdditionalPriceListId": 1, "PriceExclusive": round(80 + n, 2)}
+        )
+        state.stock_items.append(
+            {
+                "id": f"si{n:04d}",
+                "item_code": code,
+                "description": f"{categories[n % 4][:-1]} model {n}",
+                "barcode": f"60099{n:08d}",
+                "active": n % 50 != 0,
+                "quantity_in_stock": str(float(n % 17)),
+                "sales_prices": [
+                    {"price_name": "Selling Price", "price": f"{100 + n * 1.5:.2f}", "price_includes_tax": False},
+                    {"price_name": "Trade", "price": f"{80 + n:.2f}", "price_includes_tax": False},
+                ],
+                "updated_at": f"{modified}Z",
+            }
+        )
+    state.customers = [
+        {
+            "ID": 1,
+            "Name": "Trailhead Outfitters",
+            "ContactName": "Nadia Jacobs",
+            "Email": "nadia@trailhead.co.za",
+            "Active": True,
+        },
+        {"ID": 2, "Name": "Summit Gear", "ContactName": "Ben Mokoena", "Email": "ben@summitgear.co.za", "Active": True},
+        {"ID": 3, "Name": "Closed Store", "ContactName": "", "Email": "", "Active": False},
+    ]
+    state.contacts = [
+        {
+            "id": "c1",
+            "reference": "TRAIL01",
+            "name": "Trailhead Outfitters",
+            "email": "nadia@trailhead.co.uk",
+            "updated_at": "2026-11-19T09:00:00Z",
+        },
+        {
+            "id": "c2",
+            "reference": "SUMMIT02",
+            "name": "Summit Gear",
+            "email": "ben@summitgear.co.uk",
+            "updated_at": "2026-11-02T09:00:00Z",
+        },
+    ]
+    return state

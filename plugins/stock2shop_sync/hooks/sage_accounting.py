@@ -166,7 +166,9 @@ class SageAccountingHook(BaseHook):
             _mask(secret)
         return {"base": base, "login": conn.login, "password": conn.password, **extra}
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, url: str, *, handled: tuple[int, ...] = (401,), **kwargs: Any) -> requests.Response:
+        """One request within the rate limit, retrying 429/5xx/network errors; ``handled`` statuses are
+        returned to the caller instead of raised."""
         import requests
 
         attempt = 0
@@ -187,8 +189,8 @@ class SageAccountingHook(BaseHook):
                     status=response.status_code,
                     retryable=response.status_code == 429 or response.status_code >= 500,
                 )
-                if response.status_code == 401:
-                    return response  # the caller decides whether a token refresh helps
+                if response.status_code in handled:
+                    return response
             if not error.retryable or attempt >= self.max_retries:
                 raise error
             delay = float(response.headers.get("Retry-After", 0) or 0) if response is not None else 0.0
@@ -247,6 +249,7 @@ class SageAccountingHook(BaseHook):
             response = self._send(
                 "POST",
                 settings.get("token_url") or TOKEN_URL,
+                handled=(400, 401),
                 data={
                     "grant_type": "refresh_token",
                     "refresh_token": refresh_token,

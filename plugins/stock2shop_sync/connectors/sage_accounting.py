@@ -1,0 +1,118 @@
+"""Sage Accounting (formerly Sage One): items and customers from South Africa's v2.0.0 API or the global v3.1 API.
+
+One source type for both, chosen by ``api.region``. The global API's records are renamed to the v2.0.0 field names
+(``Code``, ``Description``, ``Active``, ``QuantityOnHand``, ``PriceExclusive``...), so one mapping serves both;
+additional price lists (v2.0.0) and sales price bands (v3.1) become ``price_<list>`` tiers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from stock2shop_sync.connectors.base import SourceConnector
+from stock2shop_sync.hooks.sage_accounting import SageAccountingHook
+from stock2shop_sync.model.pivots import join_columns, price_columns_from
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+#: v3.1 field -> v2.0.0 field
+GLOBAL_ITEM_FIELDS = {
+    "id": "ID",
+    "item_code": "Code",
+    "description": "Description",
+    "active": "Active",
+    "quantity_in_stock": "QuantityOnHand",
+    "barcode": "Barcode",
+    "updated_at": "Modified",
+}
+GLOBAL_CONTACT_FIELDS = {"reference": "ID", "name": "Name", "email": "Email", "updated_at": "Modified"}
+ZA_ITEM_COLUMNS = ["ID", "Code", "Description", "Active", "QuantityOnHand", "PriceExclusive", "PriceInclusive",
+                   "Category.Description", "TextUserField1", "TextUserField2", "TextUserField3", "Barcode"]  # fmt: skip
+ZA_CUSTOMER_COLUMNS = ["ID", "Name", "ContactName", "Email", "Active"]
+
+
+def _frame(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    frame = pd.json_normalize(records) if records else pd.DataFrame()
+    for name in columns:
+        if name not in frame.columns:
+            frame[name] = pd.NA
+    return frame
+
+
+class SageAccountingConnector(SourceConnector):
+    """Read items and customers page by page within Sage's limits; ``since`` filters by modification time."""
+
+    def hook(self) -> SageAccountingHook:
+        api = self.config.api
+        assert self.config.connection is not None
+        return SageAccountingHook(
+            self.config.connection.conn_id,
+            region=api.region or "za",
+            requests_per_minute=api.requests_per_minute,
+            requests_per_day=api.requests_per_day,
+        )
+
+    def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
+        hook = self.hook()
+        options = self.mapping.entity(entity).options
+        if hook.region == "za":
+            frame = self._read_za(hook, entity, since, options)
+        else:
+            frame = self._read_global(hook, entity, since, options)
+        return frame if limit is None else frame.head(limit)
+
+    def _read_za(
+        self, hook: SageAccountingHook, entity: str, since: datetime | None, options: dict[str, Any]
+    ) -> pd.DataFrame:
+        if entity == "customers":
+            frame = _frame(list(hook.list_za("Customer", since=since)), ZA_CUSTOMER_COLUMNS)
+            contact = frame["ContactName"].astype("string").str.strip()
+            frame["ContactName"] = contact.mask(contact == "").fillna(frame["Name"].astype("string"))
+            return frame
+        items = _frame(list(hook.list_za("Item", since=since, odata_filter=options.get("filter"))), ZA_ITEM_COLUMNS)
+        if options.get("additional_price_lists", True):
+            lists = {row["ID"]: row["Description"] for row in hook.list_za("AdditionalPriceList")}
+            prices = _frame(
+                list(hook.list_za("AdditionalItemPrice")), ["ItemId", "AdditionalPriceListId", "PriceExclusive"]
+            )
+            prices["list"] = prices["AdditionalPriceListId"].map(lists)
+            price_field = options.get("price_field", "PriceExclusive")
+            wide = price_columns_from(
+                prices, key="ItemId", name="list", value=price_field, settings=self.mapping.settings
+            )
+            items = join_columns(items, "ID", wide)
+            self.pivoted += list(wide.columns)
+        return items
+
+    def _read_global(
+        self, hook: SageAccountingHook, entity: str, since: datetime | None, options: dict[str, Any]
+    ) -> pd.DataFrame:
+        if entity == "customers":
+            records = list(hook.list_global("contacts", since=since, params={"contact_types": "CUSTOMER"}))
+            frame = pd.json_normalize(records).rename(columns=GLOBAL_CONTACT_FIELDS) if records else pd.DataFrame()
+            frame["ContactName"] = frame.get("Name", pd.Series(dtype="string"))
+            frame["Active"] = True
+            return _frame(frame.to_dict("records"), ZA_CUSTOMER_COLUMNS)
+        records = list(hook.list_global("stock_items", since=since))
+        rows = []
+        default_band = options.get("default_price_band", "Selling Price")
+        for record in records:
+            row = {v: record.get(k) for k, v in GLOBAL_ITEM_FIELDS.items()}
+            for band in record.get("sales_prices") or []:
+                row[f"band {band.get('price_name')}"] = band.get("price")
+                if band.get("price_name") == default_band:
+                    row["PriceExclusive"] = band.get("price")
+            rows.append(row)
+        frame = _frame(rows, ZA_ITEM_COLUMNS)
+        bands = {c[5:]: c for c in frame.columns if c.startswith("band ")}
+        if bands:
+            wide = price_columns_from(frame, key="ID", columns=bands, settings=self.mapping.settings)
+            frame = join_columns(frame.drop(columns=list(bands.values())), "ID", wide)
+            self.pivoted += list(wide.columns)
+        return frame
+
+
+CONNECTOR = SageAccountingConnector

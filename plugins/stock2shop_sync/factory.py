@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from stock2shop_sync.config import ConfigError, SourceConfig, linked_sources, load_all
 from stock2shop_sync.operators.sync import (
@@ -82,6 +82,14 @@ def build_source_dag(
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
+        params={
+            "full_sync": Param(
+                False,
+                type="boolean",
+                title="Full sync",
+                description="Read every record instead of only those changed in the run's data interval.",
+            )
+        },
         tags=sorted({"stock2shop", config.type, *config.tags}),
         default_args={**DEFAULT_ARGS, "owner": config.owner},
     ) as dag:

@@ -34,7 +34,7 @@ def test_every_shipped_config_loads_with_its_mapping() -> None:
         mapping = resolve_mapping(config)
         assert mapping.products is not None
         assert getattr(config, mapping.location) is not None
-        if mapping.location == "connection":
+        if mapping.connector == "sql":
             assert mapping.products.query
 
 

@@ -80,9 +80,10 @@ class SageAccountingConnector(SourceConnector):
             )
             prices["list"] = prices["AdditionalPriceListId"].map(lists)
             price_field = options.get("price_field", "PriceExclusive")
-            wide = price_columns_from(
-                prices, key="ItemId", name="list", value=price_field, settings=self.mapping.settings
-            )
+            settings = self.mapping.settings
+            if settings.price_lists is None:  # every list the company has is a tier, priced or not
+                settings = settings.model_copy(update={"price_lists": {name: name for name in lists.values()}})
+            wide = price_columns_from(prices, key="ItemId", name="list", value=price_field, settings=settings)
             items = join_columns(items, "ID", wide)
             self.pivoted += list(wide.columns)
         return items
@@ -92,10 +93,10 @@ class SageAccountingConnector(SourceConnector):
     ) -> pd.DataFrame:
         if entity == "customers":
             records = list(hook.list_global("contacts", since=since, params={"contact_types": "CUSTOMER"}))
-            frame = pd.json_normalize(records).rename(columns=GLOBAL_CONTACT_FIELDS) if records else pd.DataFrame()
-            frame["ContactName"] = frame.get("Name", pd.Series(dtype="string"))
-            frame["Active"] = True
-            return _frame(frame.to_dict("records"), ZA_CUSTOMER_COLUMNS)
+            rows = [{v: record.get(k) for k, v in GLOBAL_CONTACT_FIELDS.items()} for record in records]
+            for row in rows:
+                row["ContactName"], row["Active"] = row.get("Name"), True  # contacts are customers while listed
+            return _frame(rows, ZA_CUSTOMER_COLUMNS)
         records = list(hook.list_global("stock_items", since=since))
         rows = []
         default_band = options.get("default_price_band", "Selling Price")

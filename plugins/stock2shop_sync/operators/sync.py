@@ -73,7 +73,8 @@ class SourceExtractOperator(_SourceStepOperator):
     def run_step(self, config: SourceConfig, context: Context) -> dict[str, Any]:
         from stock2shop_sync import pipeline
 
-        since = pipeline.window_start(config, context.get("data_interval_start"))
+        full = bool((context.get("params") or {}).get("full_sync"))
+        since = None if full else pipeline.window_start(config, context.get("data_interval_start"))
         return pipeline.extract(config, self.entity, context["run_id"], since=since)
 
 

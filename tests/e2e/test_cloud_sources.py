@@ -1,0 +1,87 @@
+"""Cloud API sources through their generated DAGs: local stand-ins of the APIs, payloads in the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.state import DagRunState
+
+from sandbox.sage_accounting import SageState, create_sage_app, demo_state
+from sandbox.server import running_app
+from tests.conftest import ROOT, set_connection
+from tests.integration.test_sage_accounting import sage_connection
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db")]
+
+
+def _run(folder: Path, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    (folder / f"{config['source_id']}.yaml").write_text(yaml.safe_dump(config))
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "stock2shop_sources.py")).dags[f"s2s_{config['source_id']}"]
+    run = dag.test(logical_date=None)
+    assert run.state == DagRunState.SUCCESS, {ti.task_id: ti.state for ti in run.get_task_instances()}
+    return {}
+
+
+def _products(sandbox: str, s2s_id: int) -> dict[str, dict[str, Any]]:
+    rows = requests.get(f"{sandbox}/sandbox/products", params={"source_id": s2s_id}, timeout=10).json()
+    return {r["sku"]: r["payload"] for r in rows}
+
+
+@pytest.fixture
+def sage(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, SageState]]:
+    state = demo_state()
+    with running_app(create_sage_app(state)) as url:
+        set_connection(monkeypatch, "sage_demo", sage_connection(url, state))
+        yield url, state
+
+
+@pytest.mark.parametrize("region", ["za", "global"])
+def test_sage_accounting(region: str, sandbox: str, sources_dir: Path, sage: tuple[str, SageState]) -> None:
+    _, state = sage
+    demo = yaml.safe_load((ROOT / "include" / "sources" / "demo_sage_accounting.yaml").read_text())
+    config = {**demo, "source_id": f"sage_{region}", "connection": {"conn_id": "sage_demo"}, "api": {**demo.get("api", {}), "region": region},
+              "stock2shop": {"conn_id": "stock2shop_default", "source_id": 101}}  # fmt: skip
+    _run(sources_dir, config)
+    products = _products(sandbox, 101)
+    physical = [i for i in state.items if i["Physical"]] if region == "za" else state.items
+    assert len(products) == len(physical)
+    tent = products["OUT-0004"]
+    assert tent["source"]["source_product_code"] == "OUT-0004"
+    assert tent["product"]["title"] == "Tent model 4"
+    assert tent["product"]["variants"]["qty"] == 4
+    assert tent["product"]["variants"]["price"] == 106.0
+    assert tent["product"]["variants"]["inventory_management"] == "true"
+    if region == "za":
+        assert tent["source"]["product_active"] == "true"
+        assert tent["product"]["variants"]["source_variant_code"] == "5004"
+        assert tent["product"]["collection"] == "Tents"
+        assert tent["product"]["product_type"] == "Camping"
+        # Additional price lists become tiers; every SKU carries every list, 0 where it has no price.
+        assert tent["product"]["variants"]["price_tiers"] == [
+            {"tier": "Online Special", "price": 0.0},
+            {"tier": "Wholesale", "price": 84.0},
+        ]
+        assert products["OUT-0050"]["source"]["product_active"] == "false"  # Active false -> Delete
+        assert "OUT-0023" not in products  # not Physical: filtered by the mapping's OData filter
+    else:
+        assert tent["product"]["variants"]["source_variant_code"] == "si0004"
+        assert tent["product"]["variants"]["price_tiers"] == [
+            {"tier": "Selling Price", "price": 106.0},
+            {"tier": "Trade", "price": 84.0},
+        ]
+        assert state.refresh_token != "refresh-0"  # rotated during the run, and stored in an Airflow Variable
+    customers = requests.get(f"{sandbox}/sandbox/customers", params={"source_id": 101}, timeout=10).json()
+    by_code = {c["source_customer_code"]: c["payload"] for c in customers}
+    if region == "za":
+        assert sorted(by_code) == ["1", "2", "3"]
+        assert by_code["3"]["source"]["customer_active"] == "false"  # Active false -> Delete
+        assert (by_code["1"]["customer"]["first_name"], by_code["1"]["customer"]["last_name"]) == ("Nadia", "Jacobs")
+    else:
+        assert sorted(by_code) == ["SUMMIT02", "TRAIL01"]
+        assert by_code["TRAIL01"]["customer"]["email"] == "nadia@trailhead.co.uk"

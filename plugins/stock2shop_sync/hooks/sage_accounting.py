@@ -19,17 +19,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from airflow.sdk import BaseHook
-
-from stock2shop_sync.hooks.ratelimit import RateLimiter
-
-if TYPE_CHECKING:
-    import requests
+from stock2shop_sync.hooks.rest_api import ApiError, RestApiHook, mask
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +32,8 @@ GLOBAL_BASE = "https://api.accounting.sage.com"
 TOKEN_URL = "https://oauth.accounting.sage.com/token"  # noqa: S105 - a URL, not a secret
 
 
-class SageAccountingError(Exception):
+class SageAccountingError(ApiError):
     """A Sage Accounting request failed. ``retryable`` says whether trying later can help."""
-
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
 
 
 class TokenStore(Protocol):
@@ -88,22 +77,12 @@ class MemoryTokenStore:
         self.writes += 1
 
 
-def _mask(value: str | None) -> None:
-    if value:
-        try:
-            from airflow.sdk.log import mask_secret
-
-            mask_secret(value)
-        except Exception:  # noqa: BLE001,S110 - best effort outside a task
-            pass
-
-
 def odata_datetime(moment: datetime) -> str:
     """``datetime'2026-11-22T10:00:00'`` as the v2.0.0 API's OData filter writes it (UTC, no offset)."""
     return f"datetime'{moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S')}'"
 
 
-class SageAccountingHook(BaseHook):
+class SageAccountingHook(RestApiHook):
     """Read Sage Accounting lists page by page, within the API's limits.
 
     :param sage_accounting_conn_id: Airflow connection id.
@@ -118,6 +97,7 @@ class SageAccountingHook(BaseHook):
     default_conn_name = "sage_accounting_default"
     conn_type = "http"
     hook_name = "Sage Accounting"
+    error_class = SageAccountingError
 
     def __init__(
         self,
@@ -131,72 +111,32 @@ class SageAccountingHook(BaseHook):
         max_retries: int = 5,
         rate_window: float = 60.0,
     ) -> None:
-        super().__init__()
         if region not in ("za", "global"):
             raise ValueError(f"region must be 'za' or 'global', not {region!r}")
+        default_minute, default_day = (95, 4900) if region == "za" else (100, None)
+        super().__init__(
+            api_name="Sage Accounting",
+            requests_per_minute=requests_per_minute or default_minute,
+            requests_per_day=requests_per_day or default_day,
+            timeout=timeout,
+            max_retries=max_retries,
+            rate_window=rate_window,
+        )
         self.sage_accounting_conn_id = sage_accounting_conn_id
         self.region = region
-        default_minute, default_day = (95, 4900) if region == "za" else (100, None)
-        self.limiter = RateLimiter(
-            requests_per_minute or default_minute, requests_per_day or default_day, window=rate_window
-        )
         self.token_store = token_store or VariableTokenStore(sage_accounting_conn_id)
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self._session: requests.Session | None = None
         self._access_token: str | None = None
         self._token_lock = threading.Lock()
         self.refreshes = 0
 
     # -- plumbing ---------------------------------------------------------------------------------
-    @property
-    def session(self) -> requests.Session:
-        if self._session is None:
-            import requests
-
-            self._session = requests.Session()
-            self._session.headers.update({"Accept": "application/json", "User-Agent": "stock2shop-airflow/0.1"})
-        return self._session
-
     def _settings(self) -> dict[str, Any]:
         conn = self.get_connection(self.sage_accounting_conn_id)
         extra = conn.extra_dejson
         base = (conn.host or (ZA_BASE if self.region == "za" else GLOBAL_BASE)).rstrip("/")
         for secret in (conn.password, extra.get("apikey"), extra.get("client_secret"), extra.get("refresh_token")):
-            _mask(secret)
+            mask(secret)
         return {"base": base, "login": conn.login, "password": conn.password, **extra}
-
-    def _send(self, method: str, url: str, *, handled: tuple[int, ...] = (401,), **kwargs: Any) -> requests.Response:
-        """One request within the rate limit, retrying 429/5xx/network errors; ``handled`` statuses are
-        returned to the caller instead of raised."""
-        import requests
-
-        attempt = 0
-        while True:
-            attempt += 1
-            self.limiter.acquire()
-            try:
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            except requests.RequestException as exc:
-                # Never include the URL or the parameters: the v2.0.0 API key travels in the query string.
-                error = SageAccountingError(f"{type(exc).__name__} talking to Sage Accounting", retryable=True)
-                response = None
-            else:
-                if response.status_code < 400:
-                    return response
-                error = SageAccountingError(
-                    f"Sage Accounting answered HTTP {response.status_code}: {response.text[:300]}",
-                    status=response.status_code,
-                    retryable=response.status_code == 429 or response.status_code >= 500,
-                )
-                if response.status_code in handled:
-                    return response
-            if not error.retryable or attempt >= self.max_retries:
-                raise error
-            delay = float(response.headers.get("Retry-After", 0) or 0) if response is not None else 0.0
-            delay = delay or min(2 ** (attempt - 1), 30)
-            log.warning("Sage Accounting: %s; retry %d/%d in %.1fs", error, attempt, self.max_retries - 1, delay)
-            time.sleep(delay)
 
     # -- South Africa v2.0.0 ------------------------------------------------------------------------
     def list_za(
@@ -264,8 +204,8 @@ class SageAccountingHook(BaseHook):
                     status=response.status_code,
                 )
             body = response.json()
-            _mask(body.get("access_token"))
-            _mask(body.get("refresh_token"))
+            mask(body.get("access_token"))
+            mask(body.get("refresh_token"))
             if body.get("refresh_token"):
                 # Rotated: the old one is now dead, so keep the new one before anything else can fail.
                 self.token_store.set(body["refresh_token"])

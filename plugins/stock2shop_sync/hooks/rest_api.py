@@ -1,0 +1,110 @@
+"""Base for hooks that read a REST API within its limits: one session, a rate limiter, retries.
+
+Retries 429 (honouring ``Retry-After``), 5xx and network errors with exponential backoff; never puts a URL or its
+query string in an error (API keys travel there); statuses a caller handles itself are returned, not raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from stock2shop_sync.hooks.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A request failed. ``retryable`` says whether trying again later can help."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+def mask(value: str | None) -> None:
+    """Register a secret with Airflow's masker (best effort outside a task)."""
+    if value:
+        try:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(value)
+        except Exception:  # noqa: BLE001,S110
+            pass
+
+
+class RestApiHook(BaseHook):
+    """Shared request plumbing for API hooks.
+
+    :param api_name: the API's name in messages.
+    :param requests_per_minute: client-side ceiling (None: none).
+    :param requests_per_day: client-side daily cap (None: none).
+    :param timeout: seconds per request.
+    :param max_retries: attempts per request for transient failures.
+    :param rate_window: seconds of the rate window (60; shorter only in tests).
+    """
+
+    error_class: type[ApiError] = ApiError
+
+    def __init__(
+        self,
+        *,
+        api_name: str,
+        requests_per_minute: int | None = None,
+        requests_per_day: int | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        rate_window: float = 60.0,
+    ) -> None:
+        super().__init__()
+        self.api_name = api_name
+        self.limiter = RateLimiter(requests_per_minute, requests_per_day, window=rate_window)
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._session: requests.Session | None = None
+
+    @property
+    def session(self) -> requests.Session:
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+            self._session.headers.update({"Accept": "application/json", "User-Agent": "stock2shop-airflow/0.1"})
+        return self._session
+
+    def _send(self, method: str, url: str, *, handled: tuple[int, ...] = (401,), **kwargs: Any) -> requests.Response:
+        """One request within the rate limit, retrying 429/5xx/network errors; ``handled`` statuses are
+        returned to the caller instead of raised."""
+        import requests
+
+        attempt = 0
+        while True:
+            attempt += 1
+            self.limiter.acquire()
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except requests.RequestException as exc:
+                error = self.error_class(f"{type(exc).__name__} talking to {self.api_name}", retryable=True)
+                response = None
+            else:
+                if response.status_code < 400 or response.status_code in handled:
+                    return response
+                error = self.error_class(
+                    f"{self.api_name} answered HTTP {response.status_code}: {response.text[:300]}",
+                    status=response.status_code,
+                    retryable=response.status_code == 429 or response.status_code >= 500,
+                )
+            if not error.retryable or attempt >= self.max_retries:
+                raise error
+            retry_after = response.headers.get("Retry-After") if response is not None else None
+            delay = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else 0.0
+            delay = delay or min(2 ** (attempt - 1), 30)
+            log.warning("%s: %s; retry %d/%d in %.1fs", self.api_name, error, attempt, self.max_retries - 1, delay)
+            time.sleep(delay)

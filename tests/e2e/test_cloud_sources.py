@@ -12,9 +12,12 @@ import yaml
 from airflow.dag_processing.dagbag import DagBag
 from airflow.utils.state import DagRunState
 
+from sandbox.isync import create_isync_app
+from sandbox.isync import demo_state as isync_demo_state
 from sandbox.sage_accounting import SageState, create_sage_app, demo_state
 from sandbox.server import running_app
 from tests.conftest import ROOT, set_connection
+from tests.integration.test_isync import isync_connection
 from tests.integration.test_sage_accounting import sage_connection
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db")]
@@ -85,3 +88,50 @@ def test_sage_accounting(region: str, sandbox: str, sources_dir: Path, sage: tup
     else:
         assert sorted(by_code) == ["SUMMIT02", "TRAIL01"]
         assert by_code["TRAIL01"]["customer"]["email"] == "nadia@trailhead.co.uk"
+
+
+def test_isync(sandbox: str, sources_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = isync_demo_state()
+    with running_app(create_isync_app(state)) as url:
+        set_connection(monkeypatch, "isync_demo", isync_connection(url, state))
+        demo = yaml.safe_load((ROOT / "include" / "sources" / "demo_isync.yaml").read_text())
+        _run(
+            sources_dir,
+            {
+                **demo,
+                "connection": {"conn_id": "isync_demo"},
+                "stock2shop": {"conn_id": "stock2shop_default", "source_id": 102},
+            },
+        )
+    products = _products(sandbox, 102)
+    assert len(products) == 24
+    jacket = products["JKT-PUFFER-NAV-M"]
+    assert jacket["source"] == {
+        "source_id": "102",
+        "source_product_code": "JKT-PUFFER",
+        "product_active": "true",
+        "sync_token": "0",
+        "fetch_token": "0",
+    }
+    product = jacket["product"]
+    assert (product["title"], product["collection"], product["product_type"], product["vendor"]) == (
+        "Puffer Jacket",
+        "Outerwear",
+        "Apparel",
+        "Karoo Threads",
+    )
+    assert product["body_html"] == "<p>Puffer Jacket in navy.</p>"
+    assert product["tags"] == "winter,new"
+    assert product["options"] == [{"name": "Size", "position": 1}, {"name": "Colour", "position": 2}]
+    assert product["images"] == [{"src": "https://images.example.com/jkt-puffer-navy.jpg", "position": 1}]
+    variant = product["variants"]
+    assert (variant["sku"], variant["option1"], variant["option2"], variant["qty"], variant["price"]) == (
+        "JKT-PUFFER-NAV-M",
+        "M",
+        "Navy",
+        6 % 9,
+        1299.0,
+    )
+    assert variant["price_tiers"] == [{"tier": "Retail", "price": 1299.0}, {"tier": "Wholesale", "price": 779.4}]
+    assert products["DRS-WRAP-BLA-L"]["source"]["product_active"] == "false"  # WebSale N -> Delete
+    assert products["DRS-WRAP-BLA-M"]["source"]["product_active"] == "true"

@@ -1,0 +1,75 @@
+"""A local stand-in for an iSync products API: HTTP Basic auth, paged with ``page``/``pageSize``, filtered with
+``modifiedSince``; records carry the field names of Stock2Shop's iSync map (Style, SKU, Size, Colour,
+AvailableUnits, RetailSellingPrice, SellingPrice, WebSale, ...)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+@dataclass
+class IsyncState:
+    username: str = "isync-user"
+    password: str = "isync-pass"
+    products: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, str]] = field(default_factory=list)
+
+
+def create_isync_app(state: IsyncState) -> FastAPI:
+    app = FastAPI(title="iSync stand-in")
+
+    @app.get("/api/products")
+    async def products(request: Request) -> JSONResponse:
+        params = dict(request.query_params)
+        state.requests.append(params)
+        expected = "Basic " + base64.b64encode(f"{state.username}:{state.password}".encode()).decode()
+        if not secrets.compare_digest(request.headers.get("authorization", ""), expected):
+            return JSONResponse({"Message": "Unauthorised"}, status_code=401)
+        selected = state.products
+        if since := params.get("modifiedSince"):
+            selected = [p for p in selected if p["ModifiedDate"] > since]
+        page, size = int(params.get("page", 1)), int(params.get("pageSize", 20))
+        chunk = selected[(page - 1) * size : page * size]
+        return JSONResponse({"Page": page, "PageSize": size, "TotalCount": len(selected), "Products": chunk})
+
+    return app
+
+
+def demo_state() -> IsyncState:
+    """An apparel range: styles in sizes and colours."""
+    state = IsyncState()
+    styles = [("JKT-PUFFER", "Puffer Jacket", "Outerwear", 1299.0), ("DRS-WRAP", "Wrap Dress", "Dresses", 699.0),
+              ("JNS-SLIM", "Slim Jeans", "Denim", 899.0)]  # fmt: skip
+    n = 0
+    for style, title, product, price in styles:
+        for colour in ("Black", "Navy"):
+            for size in ("S", "M", "L", "XL"):
+                n += 1
+                state.products.append(
+                    {
+                        "Style": style,
+                        "SKU": f"{style}-{colour[:3].upper()}-{size}",
+                        "JobDescription": title,
+                        "Product": product,
+                        "ProductUD0": "Apparel",
+                        "CustomField0": f"<p>{title} in {colour.lower()}.</p>",
+                        "CustomField1": "winter,new",
+                        "VariableField3": "Karoo Threads",
+                        "Size": size,
+                        "Colour": colour,
+                        "AvailableUnits": n % 9,
+                        "RetailSellingPrice": price,
+                        "SellingPrice": round(price * 0.6, 2),
+                        "WebSale": "Y" if n % 11 else "N",
+                        "CustomField8": f"https://images.example.com/{style.lower()}-{colour.lower()}.jpg",
+                        "CustomField9": "",
+                        "ModifiedDate": f"2026-11-{1 + n % 20:02d}T08:00:00Z",
+                    }
+                )
+    return state

@@ -38,7 +38,9 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
 from sandbox.app import SandboxSettings  # noqa: E402
-from sandbox.server import running_app, running_sandbox  # noqa: E402
+from sandbox.salesforce import SalesforceState, create_salesforce_app  # noqa: E402
+from sandbox.salesforce import demo_state as salesforce_demo_state  # noqa: E402
+from sandbox.server import running_app, running_sandbox, self_signed_certificate  # noqa: E402
 from sandbox.sheets import FakeSheets, create_sheets_app  # noqa: E402
 from stock2shop_sync.demo import SEEDERS  # noqa: E402
 from stock2shop_sync.demo import seed as seed_preset  # noqa: E402
@@ -223,4 +225,24 @@ def google(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, FakeSheets]]:
     with running_app(create_sheets_app(state)) as url:
         extra = {"keyfile_dict": json.dumps(service_account_key(f"{url}/token")), "api_base_url": url}
         set_connection(monkeypatch, "google_sheets_default", {"conn_type": "google_sheets", "extra": extra})
+        yield url, state
+
+
+def salesforce_connection(url: str, state: SalesforceState) -> dict[str, Any]:
+    return {
+        "conn_type": "salesforce",
+        "extra": {"instance_url": url, "access_token": state.session_id, "version": "59.0"},
+    }
+
+
+@pytest.fixture
+def salesforce(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, SalesforceState]]:
+    """The stand-in over TLS; requests trusts its certificate through REQUESTS_CA_BUNDLE."""
+    cert, key = self_signed_certificate(str(tmp_path_factory.mktemp("tls")))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)
+    state = salesforce_demo_state()
+    with running_app(create_salesforce_app(state), certfile=cert, keyfile=key) as url:
+        set_connection(monkeypatch, "s2s_demo_sage_financials", salesforce_connection(url, state))
         yield url, state

@@ -135,3 +135,22 @@ def test_isync(sandbox: str, sources_dir: Path, monkeypatch: pytest.MonkeyPatch)
     assert variant["price_tiers"] == [{"tier": "Retail", "price": 1299.0}, {"tier": "Wholesale", "price": 779.4}]
     assert products["DRS-WRAP-BLA-L"]["source"]["product_active"] == "false"  # WebSale N -> Delete
     assert products["DRS-WRAP-BLA-M"]["source"]["product_active"] == "true"
+
+
+def test_sage_financials(sandbox: str, sources_dir: Path, salesforce: tuple[str, Any]) -> None:
+    demo = yaml.safe_load((ROOT / "include" / "sources" / "demo_sage_financials.yaml").read_text())
+    _run(sources_dir, {**demo, "stock2shop": {"conn_id": "stock2shop_default", "source_id": 103}})
+    products = _products(sandbox, 103)
+    assert len(products) == 25
+    desk = products["OFF-003"]
+    assert desk["source"]["source_product_code"] == "OFF-003"
+    assert desk["product"]["title"] == "Desk 3"
+    assert desk["product"]["collection"] == "Desks"
+    assert desk["product"]["body_html"] == "<p>Desk number 3.</p>"
+    assert desk["product"]["variants"]["source_variant_code"] == "01t000000000000003"
+    assert (desk["product"]["variants"]["price"], desk["product"]["variants"]["qty"]) == (1030.0, 3)
+    assert desk["product"]["variants"]["price_tiers"] == [
+        {"tier": "Standard Price Book", "price": 1030.0},
+        {"tier": "Trade", "price": 830.0},
+    ]
+    assert products["OFF-012"]["source"]["product_active"] == "false"  # IsActive false -> Delete

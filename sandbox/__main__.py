@@ -25,12 +25,25 @@ def main() -> None:
     parser.add_argument("--db", default=".demo/sandbox.sqlite", help="SQLite file that keeps what arrives")
     parser.add_argument("--sources", default="101:Demo custom database", help="comma list of id[:description]")
     parser.add_argument("--rate-limit", type=float, default=3.0, help="requests per second per user (0 = off)")
+    parser.add_argument(
+        "--with-stand-ins", action="store_true", help="also serve Sage Accounting at /sage and iSync at /isync"
+    )
     args = parser.parse_args()
     # Credentials come from the environment, never from the command line (which `ps` shows).
     users = {os.environ.get("SANDBOX_USER", "demo"): os.environ.get("SANDBOX_PASSWORD", "demo")}
     settings = SandboxSettings(users=users, sources=_sources(args.sources), rate_limit=args.rate_limit)
     os.makedirs(os.path.dirname(os.path.abspath(args.db)), exist_ok=True)
-    uvicorn.run(create_app(args.db, settings), host=args.host, port=args.port, log_level="warning")
+    app = create_app(args.db, settings)
+    if args.with_stand_ins:
+        # The cloud ERPs' stand-ins, so the demo's Sage Accounting and iSync sources have an API to talk to.
+        from sandbox.isync import create_isync_app
+        from sandbox.isync import demo_state as isync_state
+        from sandbox.sage_accounting import create_sage_app
+        from sandbox.sage_accounting import demo_state as sage_state
+
+        app.mount("/sage", create_sage_app(sage_state()))
+        app.mount("/isync", create_isync_app(isync_state()))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ mkdir -p "$DEMO_DIR"
 
 # source id -> mapping preset of the shipped demo sources
 DEMOS=(demo_custom_db:custom_database demo_sage_evolution:sage_evolution demo_sage_pastel_partner:sage_pastel_partner)
+# cloud sources served by the sandbox's stand-ins (read in full: their data is not "changed in the last hour")
+API_DEMOS=(demo_sage_accounting demo_isync)
 
 echo "==> demo databases"
 for demo in "${DEMOS[@]}"; do
@@ -18,16 +20,16 @@ done
 echo "==> source configs"
 "$BIN/python" -m stock2shop_sync.cli check-config
 
-SANDBOX_SOURCES="101:Demo custom database,102:Demo Sage Evolution,103:Demo Sage Pastel Partner" "$ROOT/scripts/sandbox.sh" start
+SANDBOX_SOURCES="101:Demo custom database,102:Demo Sage Evolution,103:Demo Sage Pastel Partner,104:Demo Sage Accounting,105:Demo iSync" \
+  "$ROOT/scripts/sandbox.sh" start
 
 echo "==> Airflow metadata database ($AIRFLOW_HOME)"
 "$BIN/airflow" db migrate > "$DEMO_DIR/airflow-db-migrate.log" 2>&1 || { tail -40 "$DEMO_DIR/airflow-db-migrate.log"; exit 1; }
 
-for demo in "${DEMOS[@]}"; do
-  source_id="${demo%%:*}"
+for source_id in "${DEMOS[@]%%:*}" "${API_DEMOS[@]}"; do
   log="$DEMO_DIR/dags-test-$source_id.log"
-  echo "==> airflow dags test s2s_$source_id (log: $log)"
-  if ! PATH="$BIN:$PATH" "$BIN/airflow" dags test "s2s_$source_id" > "$log" 2>&1; then
+  echo "==> airflow dags test s2s_$source_id --conf '{\"full_sync\": true}' (log: $log)"
+  if ! PATH="$BIN:$PATH" "$BIN/airflow" dags test "s2s_$source_id" --conf '{"full_sync": true}' > "$log" 2>&1; then
     tail -60 "$log"
     echo "the demo DAG run of $source_id failed; full log: $log" >&2
     exit 1

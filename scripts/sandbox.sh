@@ -17,7 +17,7 @@ case "${1:-start}" in
     mkdir -p "$DEMO_DIR"
     echo "==> Stock2Shop sandbox on http://127.0.0.1:$SANDBOX_PORT (data: $DEMO_DIR/sandbox.sqlite, log: $DEMO_DIR/sandbox.log)"
     nohup "$ROOT/.venv/bin/python" -m sandbox --port "$SANDBOX_PORT" --db "$DEMO_DIR/sandbox.sqlite" \
-      --sources "${SANDBOX_SOURCES:-101:Demo custom database}" > "$DEMO_DIR/sandbox.log" 2>&1 &
+      --sources "${SANDBOX_SOURCES:-101:Demo custom database}" --with-stand-ins > "$DEMO_DIR/sandbox.log" 2>&1 &
     echo $! > "$PIDFILE"
     for _ in $(seq 100); do
       if "$ROOT/.venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$SANDBOX_PORT/health', timeout=1)" 2>/dev/null; then

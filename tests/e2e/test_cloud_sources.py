@@ -23,12 +23,11 @@ from tests.integration.test_sage_accounting import sage_connection
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("airflow_db")]
 
 
-def _run(folder: Path, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _run(folder: Path, config: dict[str, Any]) -> None:
     (folder / f"{config['source_id']}.yaml").write_text(yaml.safe_dump(config))
     dag = DagBag(dag_folder=str(ROOT / "dags" / "stock2shop_sources.py")).dags[f"s2s_{config['source_id']}"]
     run = dag.test(logical_date=None)
     assert run.state == DagRunState.SUCCESS, {ti.task_id: ti.state for ti in run.get_task_instances()}
-    return {}
 
 
 def _products(sandbox: str, s2s_id: int) -> dict[str, dict[str, Any]]:

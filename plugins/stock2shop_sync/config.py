@@ -408,6 +408,16 @@ class SourceConfig(_Strict):
     tags: list[str] = Field(default_factory=list)
     path: str = Field(default="", exclude=True)
 
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            from croniter import croniter  # Airflow's own cron parser
+
+            if not croniter.is_valid(value.strip()):
+                raise ValueError(f"{value!r} is not a cron expression or preset (e.g. '0 * * * *' or '@hourly')")
+        return value
+
     @property
     def dag_id(self) -> str:
         return f"s2s_{self.source_id}"
@@ -664,7 +674,7 @@ def _check_links(configs: list[SourceConfig]) -> list[ConfigError]:
     """A linked source must point at a primary source; no field may have two linked owners."""
     by_id = {c.source_id: c for c in configs}
     errors = []
-    owners: dict[tuple[str, str], str] = {}
+    owners: dict[str, list[tuple[str, str]]] = {}  # primary -> [(owned name or pattern, linked source)]
     for config in configs:
         if config.link is None:
             continue
@@ -689,20 +699,34 @@ def _check_links(configs: list[SourceConfig]) -> list[ConfigError]:
                 )
             )
             continue
+        taken = owners.setdefault(primary.source_id, [])
         for name in config.link.owns:
-            other = owners.setdefault((primary.source_id, name), config.source_id)
-            if other != config.source_id:
-                errors.append(
-                    ConfigError(
-                        config.path,
-                        "link.owns",
-                        f"{name!r} is already owned by linked source {other!r}: each field has one owner",
-                        config.source_id,
-                        primary.source_id,
-                    )
+            clash = next(((theirs, other) for theirs, other in taken if _overlap(name, theirs)), None)
+            if clash is None:
+                continue
+            theirs, other = clash
+            errors.append(
+                ConfigError(
+                    config.path,
+                    "link.owns",
+                    f"{name!r} overlaps {theirs!r}, already owned by linked source {other!r}: each field has one owner",
+                    config.source_id,
+                    primary.source_id,
                 )
-                break
+            )
+            break
+        else:
+            taken += [(name, config.source_id) for name in config.link.owns]
     return errors
+
+
+def _overlap(one: str, other: str) -> bool:
+    """Whether two owned names or patterns (``meta_*``) can name the same field."""
+
+    def covers(pattern: str, name: str) -> bool:
+        return pattern.endswith("*") and name.startswith(pattern[:-1])
+
+    return one == other or covers(one, other) or covers(other, one)
 
 
 def linked_sources(configs: list[SourceConfig], primary: SourceConfig) -> list[SourceConfig]:

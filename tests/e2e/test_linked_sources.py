@@ -187,3 +187,32 @@ def test_flat_file_primary_quarantines_broken_rows_with_line_numbers(
     assert reasons[("4", "row")] == "line 4 has 3 fields but the header has 7"
     assert reasons[("5", "row")] == "line 5 is not valid utf-8 text"
     assert report["entities"]["products"]["uploaded"] == 2
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [(["meta_*"], ["meta_colour"]), (["title"], ["body_html", "title"]), (["image1"], ["image*"])]
+)
+def test_two_linked_sources_may_not_own_the_same_field(
+    sources_dir: Path, sqlite_source: dict[str, Any], first: list[str], second: list[str]
+) -> None:
+    from stock2shop_sync.config import load_all
+
+    write_source(sources_dir, "erp", conn_id=sqlite_source["conn_id"], driver="SQLite3", s2s_source_id=101)
+    for name, owns in (("a_sheet", first), ("b_file", second)):
+        _write(
+            sources_dir,
+            name,
+            {
+                "source_id": name,
+                "type": "flat_file",
+                "file": {"path": "x.csv"},
+                "link": {"primary": "erp", "owns": owns},
+            },
+        )
+    configs, errors = load_all(sources_dir)
+    assert sorted(c.source_id for c in configs) == ["a_sheet", "erp"]
+    (error,) = errors
+    assert error.file.endswith("b_file.yaml")
+    assert error.key == "link.owns"
+    assert "already owned by linked source 'a_sheet': each field has one owner" in error.problem
+    assert error.primary == "erp"  # so erp's products are held back rather than synced without it

@@ -53,6 +53,7 @@ def test_invalid_yaml_names_the_line(folder: Path) -> None:
         ({"stock2shop": {"source_id": 0}}, "stock2shop.source_id", "greater than 0"),
         ({"entities": ["products", "products"]}, "", "entities lists an entity twice"),
         ({"validation": {"max_invalid_share": 1.5}}, "validation.max_invalid_share", "less than or equal to 1"),
+        ({"schedule": "every hour"}, "schedule", "'every hour' is not a cron expression or preset"),
         ({"type": "sage_unknown"}, "type", "no mapping preset 'sage_unknown'"),
         ({"mapping_overrides": {"products": {"fields": {"colour": "col"}}}}, "mapping_overrides.products.fields.colour", "unknown product field"),
         ({"mapping_overrides": {"products": {"query": "DELETE FROM products"}}}, "mapping_overrides.products.query", "must start with SELECT or WITH"),

@@ -6,14 +6,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV := source scripts/env.sh &&
 
-.PHONY: help install odbc demo test lint check-config check-mapping sandbox stop lock clean
+.PHONY: help install odbc demo up test lint check-config check-mapping order-ddl retry-order sandbox stop lock clean
 
 help:
 	@echo "make demo          run the demo source end to end against the Stock2Shop sandbox"
+	@echo "make up            airflow standalone on http://localhost:8080 with the demo sources and the sandbox"
 	@echo "make test          run the whole test suite (real ODBC to SQLite, PostgreSQL and MariaDB)"
 	@echo "make lint          ruff (with Airflow's AIR rules)"
 	@echo "make check-config  validate every source config in include/sources"
 	@echo "make check-mapping SOURCE=<id>  run a source's queries on a few rows: missing columns, types, a sample payload"
+	@echo "make order-ddl SOURCE=<id> [DIALECT=sqlserver]  print the DDL of a source's order tables"
+	@echo "make retry-order SOURCE=<id> ORDER=<order id>  try a given-up order again on the next run"
 	@echo "make sandbox/stop  start/stop the local Stock2Shop sandbox"
 	@echo "make lock          regenerate constraints.txt from a clean install"
 
@@ -31,6 +34,9 @@ install: odbc $(STAMP)
 demo: install
 	@bash scripts/demo.sh
 
+up: install
+	@bash scripts/up.sh
+
 test: install
 	@$(ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -40,6 +46,14 @@ lint: install
 
 check-config: install
 	@$(ENV) $(BIN)/python -m stock2shop_sync.cli check-config
+
+order-ddl: install
+	@test -n "$(SOURCE)" || { echo "usage: make order-ddl SOURCE=<source_id> [DIALECT=sqlserver|postgresql|mysql|sqlite|pervasive]"; exit 2; }
+	@$(ENV) $(BIN)/python -m stock2shop_sync.cli order-ddl $(SOURCE) --dialect $(or $(DIALECT),sqlserver)
+
+retry-order: install
+	@test -n "$(SOURCE)" -a -n "$(ORDER)" || { echo "usage: make retry-order SOURCE=<source_id> ORDER=<order id>"; exit 2; }
+	@$(ENV) $(BIN)/python -m stock2shop_sync.cli retry-order $(SOURCE) $(ORDER)
 
 check-mapping: install
 	@test -n "$(SOURCE)" || { echo "usage: make check-mapping SOURCE=<source_id>"; exit 2; }

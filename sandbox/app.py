@@ -1,8 +1,9 @@
 """A Stock2Shop-compatible API server for local runs, the demo and tests.
 
 It implements the documented endpoints a source uses (``/v1/users/authenticate``, ``/v1/users/valid_token``,
-``/v1/sources``, ``/v1/products/queue``, ``/v1/queue/summary``) and the customer contract this project
-assumes (``/v1/customers/queue``), with Stock2Shop's documented behaviour: the token is a query parameter,
+``/v1/sources``, ``/v1/products/queue``, ``/v1/queue/summary``) and the contracts this project assumes for
+customers (``/v1/customers/queue``) and a source's orders (``/v1/sources/{id}/orders/pending``, ``.../{order}/
+source_order_code``, ``.../{order}/error``), with Stock2Shop's documented behaviour: the token is a query parameter,
 a new login invalidates older tokens, requests over the per-second limit get HTTP 429 with ``Retry-After``
 and ``x-S2S-RateLimit``, ``variants`` must be one object per queue item.
 
@@ -48,6 +49,18 @@ CREATE TABLE IF NOT EXISTS customers (
     first_received REAL NOT NULL,
     last_received REAL NOT NULL,
     PRIMARY KEY (source_id, source_customer_code)
+);
+CREATE TABLE IF NOT EXISTS orders (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id TEXT NOT NULL UNIQUE,
+    source_id INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    source_order_code TEXT,
+    source_customer_code TEXT,
+    ack_count INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    error_count INTEGER NOT NULL DEFAULT 0,
+    final_error INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -318,6 +331,94 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
     async def customers_queue(request: Request) -> JSONResponse:
         return await _queue(request, "system_customers", _check_customer, store_customers)
 
+    # -- orders (our assumed contract; see the README) --------------------------------------------------
+    def _order(request: Request, source_id: int, order_id: str) -> tuple[sqlite3.Row | None, JSONResponse | None]:
+        _, refused = authorise(request)
+        if refused:
+            return None, refused
+        rows = store.execute("SELECT * FROM orders WHERE order_id = ? AND source_id = ?", (order_id, source_id))
+        if not rows:
+            return None, answer(request, 404, {"errors": f"no order {order_id} for source {source_id}"})
+        return rows[0], None
+
+    @app.get("/v1/sources/{source_id}/orders/pending")
+    async def pending_orders(request: Request, source_id: int, limit: int = 100, offset: int = 0) -> JSONResponse:
+        _, refused = authorise(request)
+        if refused:
+            return refused
+        if source_id not in settings.sources:
+            return answer(request, 404, {"errors": f"source {source_id} is not a source of this client"})
+        rows = store.execute(
+            "SELECT body FROM orders WHERE source_id = ? AND source_order_code IS NULL AND final_error = 0 "
+            "ORDER BY seq LIMIT ? OFFSET ?",
+            (source_id, max(1, min(limit, 500)), max(offset, 0)),
+        )
+        return answer(request, 200, {"system_orders": [json.loads(r["body"]) for r in rows]}, items=len(rows))
+
+    @app.post("/v1/sources/{source_id}/orders/{order_id}/source_order_code")
+    async def acknowledge_order(request: Request, source_id: int, order_id: str) -> JSONResponse:
+        row, refused = _order(request, source_id, order_id)
+        if refused:
+            return refused
+        try:
+            body = await request.json()
+            code = str(body["source_order_code"]).strip()
+        except (ValueError, KeyError, TypeError):
+            return answer(request, 400, {"errors": "body must be {'source_order_code': ..., 'source_customer_code'}"})
+        if not code:
+            return answer(request, 400, {"errors": "source_order_code is blank"})
+        if row["source_order_code"] not in (None, code):
+            return answer(request, 409, {"errors": f"order {order_id} already has {row['source_order_code']}"})
+        store.execute(
+            "UPDATE orders SET source_order_code = ?, source_customer_code = ?, ack_count = ack_count + 1 "
+            "WHERE order_id = ?",
+            (code, body.get("source_customer_code"), order_id),
+        )
+        return answer(request, 200, {"system_order": {"id": order_id, "source_order_code": code}})
+
+    @app.post("/v1/sources/{source_id}/orders/{order_id}/error")
+    async def order_error(request: Request, source_id: int, order_id: str) -> JSONResponse:
+        _, refused = _order(request, source_id, order_id)
+        if refused:
+            return refused
+        try:
+            body = await request.json()
+            error = str(body["error"])
+        except (ValueError, KeyError, TypeError):
+            return answer(request, 400, {"errors": "body must be {'error': ..., 'final': bool}"})
+        store.execute(
+            "UPDATE orders SET error = ?, error_count = error_count + 1, final_error = ? WHERE order_id = ?",
+            (error, 1 if body.get("final") else 0, order_id),
+        )
+        return answer(request, 200, {"status": "recorded"})
+
+    @app.post("/sandbox/orders")
+    async def sandbox_add_orders(request: Request) -> JSONResponse:
+        """Put orders in the sandbox as a channel would: ``{"system_orders": [...]}``, each with an ``id`` and
+        line items carrying the ``source_id`` they go to."""
+        body = await request.json()
+        orders = body.get("system_orders") if isinstance(body, dict) else None
+        if not isinstance(orders, list):
+            return JSONResponse({"errors": "body must be {'system_orders': [...]}"}, status_code=400)
+        rows = []
+        for order in orders:
+            lines = order.get("line_items") or [{}] if isinstance(order, dict) else [{}]
+            source = order.get("source_id") or (lines[0] or {}).get("source_id") if isinstance(order, dict) else None
+            if not isinstance(order, dict) or order.get("id") in (None, "") or source is None:
+                return JSONResponse({"errors": "each order needs an id and a source_id"}, status_code=400)
+            rows.append((str(order["id"]), int(source), json.dumps(order)))
+        store.executemany(
+            "INSERT OR REPLACE INTO orders (order_id, source_id, body) VALUES (?, ?, ?)",
+            rows,
+        )
+        return JSONResponse({"added": len(rows)})
+
+    @app.get("/sandbox/orders")
+    async def sandbox_orders(source_id: int | None = None) -> list[dict[str, Any]]:
+        where, params = ("WHERE source_id = ?", (source_id,)) if source_id is not None else ("", ())
+        rows = store.execute(f"SELECT * FROM orders {where} ORDER BY seq", params)  # noqa: S608 - fixed text
+        return [{**{k: r[k] for k in r.keys() if k != "body"}, "order": json.loads(r["body"])} for r in rows]  # noqa: SIM118
+
     @app.get("/v1/queue/summary")
     async def queue_summary(request: Request) -> JSONResponse:
         _, refused = authorise(request)
@@ -354,6 +455,9 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
             "rate_limited": count("SELECT COUNT(*) FROM requests WHERE status = 429"),
             "accepted_batches": count("SELECT COUNT(*) FROM requests WHERE path LIKE '%/queue' AND status = 200"),
             "max_items_per_request": count("SELECT COALESCE(MAX(items), 0) FROM requests"),
+            "orders": count("SELECT COUNT(*) FROM orders"),
+            "orders_acknowledged": count("SELECT COUNT(*) FROM orders WHERE source_order_code IS NOT NULL"),
+            "order_acknowledgements": count("SELECT COALESCE(SUM(ack_count), 0) FROM orders"),
         }
 
     @app.get("/sandbox/requests")
@@ -364,6 +468,7 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
     async def sandbox_reset() -> dict[str, str]:
         store.execute("DELETE FROM products")
         store.execute("DELETE FROM customers")
+        store.execute("DELETE FROM orders")
         store.execute("DELETE FROM requests")
         return {"status": "reset"}
 

@@ -1,6 +1,8 @@
 """A local stand-in for an iSync products API: HTTP Basic auth, paged with ``page``/``pageSize``, filtered with
 ``modifiedSince``; records carry the field names of Stock2Shop's iSync map (Style, SKU, Size, Colour,
-AvailableUnits, RetailSellingPrice, SellingPrice, WebSale, ...)."""
+AvailableUnits, RetailSellingPrice, SellingPrice, WebSale, ...). Orders: ``POST /api/orders`` with ``PONumber``,
+``CustomerCode``, ``DeliveryDetail`` and ``Lines`` of ``ProductStockID`` (a SKU or a service item), ``Units``,
+``SellingPrice``; answers the order with its ``OrderNumber``; ``GET /api/orders?PONumber=`` finds one."""
 
 from __future__ import annotations
 
@@ -19,10 +21,41 @@ class IsyncState:
     password: str = "isync-pass"
     products: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
+    customers: set[str] = field(default_factory=lambda: {"CASH", "KT001"})
+    service_items: set[str] = field(default_factory=lambda: {"COURIER"})
+    orders: list[dict[str, Any]] = field(default_factory=list)
 
 
 def create_isync_app(state: IsyncState) -> FastAPI:
     app = FastAPI(title="iSync stand-in")
+
+    def authorised(request: Request) -> bool:
+        expected = "Basic " + base64.b64encode(f"{state.username}:{state.password}".encode()).decode()
+        return secrets.compare_digest(request.headers.get("authorization", ""), expected)
+
+    @app.get("/api/orders")
+    async def find_orders(request: Request) -> JSONResponse:
+        if not authorised(request):
+            return JSONResponse({"Message": "Unauthorised"}, status_code=401)
+        wanted = request.query_params.get("PONumber")
+        return JSONResponse({"Orders": [o for o in state.orders if wanted is None or o["PONumber"] == wanted]})
+
+    @app.post("/api/orders")
+    async def create_order(request: Request) -> JSONResponse:
+        if not authorised(request):
+            return JSONResponse({"Message": "Unauthorised"}, status_code=401)
+        body = await request.json()
+        if body.get("CustomerCode") not in state.customers:
+            return JSONResponse({"Message": f"Unknown customer {body.get('CustomerCode')}"}, status_code=400)
+        skus = {p["SKU"] for p in state.products} | state.service_items
+        for number, line in enumerate(body.get("Lines") or [], start=1):
+            if line.get("ProductStockID") not in skus:
+                return JSONResponse(
+                    {"Message": f"Line {number}: unknown ProductStockID {line.get('ProductStockID')}"}, status_code=400
+                )
+        order = {**body, "OrderNumber": f"ISO-{len(state.orders) + 1:06d}"}
+        state.orders.append(order)
+        return JSONResponse(order, status_code=201)
 
     @app.get("/api/products")
     async def products(request: Request) -> JSONResponse:

@@ -6,6 +6,16 @@ South Africa v2.0.0: ``GET /api/2.0.0/{Service}/Get`` for ``Item``, ``Additional
 ``{"TotalResults", "ReturnedResults", "Results"}``. Over ``limit_per_window`` requests in a window: HTTP 429 and
 the caller is blocked (as Sage blocks the IP for an hour).
 
+Orders (both APIs, the documents Stock2Shop raises): v2.0.0 ``POST /api/2.0.0/{SalesOrder|TaxInvoice|Quote}/Save``
+with ``{"CustomerId", "Date", "Reference", "Message", "Lines": [{"SelectionId", "Description", "Quantity",
+"UnitPriceExclusive", "TaxTypeId", "Discount"}]}`` answering the saved document with its ``DocumentNumber``
+(``SO``/``INV``/``QUO`` + 7 digits) and ``Exclusive`` total, and ``GET .../Get?$filter=Reference eq '...'``; v3.1
+``POST /v3.1/sales_invoices|sales_quotes`` with ``{"sales_invoice": {"contact_id", "date", "reference",
+"invoice_lines": [{"product_id", "quantity", "unit_price", ...}]}}`` (or ``sales_quote``/``quote_lines``) answering
+201 with ``invoice_number``/``quote_number`` and ``net_amount``, and ``GET`` with ``search``. Unknown customers or
+items are refused (v2.0.0: HTTP 400 ``{"Message"}``; v3.1: 422 with ``$message``); ``throttle_next`` applies to
+the POST too. ``documents`` keeps what was raised, so tests can count one document per reference.
+
 Global v3.1: ``POST /token`` (refresh-token grant; the refresh token rotates and a used one is refused),
 ``GET /v3.1/stock_items`` and ``/v3.1/contacts`` with a bearer token that expires after ``token_lifetime``
 requests, ``items_per_page`` (at most 200), ``page``, ``updated_or_created_since``; answers ``{"$total",
@@ -56,11 +66,19 @@ class SageState:
     contacts: list[dict[str, Any]] = field(default_factory=list)
     throttle_next: int = 0
     global_requests: list[dict[str, Any]] = field(default_factory=list)
+    # documents raised (orders): service or resource -> documents
+    documents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _times: deque[float] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _MODIFIED = re.compile(r"Modified gt datetime'([^']+)'")
+_EQUALS = re.compile(r"(\w+) eq '((?:[^']|'')*)'")
+ZA_DOCUMENTS = {"SalesOrder": "SO", "TaxInvoice": "INV", "Quote": "QUO"}
+GLOBAL_DOCUMENTS = {
+    "sales_invoices": ("sales_invoice", "invoice_lines", "invoice_number", "SI-"),
+    "sales_quotes": ("sales_quote", "quote_lines", "quote_number", "SQ-"),
+}
 
 
 def _odata(records: list[dict[str, Any]], expression: str | None) -> list[dict[str, Any]]:
@@ -72,6 +90,8 @@ def _odata(records: list[dict[str, Any]], expression: str | None) -> list[dict[s
         out = [r for r in out if r.get("Modified", "") > since]
     if "Physical eq true" in expression:
         out = [r for r in out if r.get("Physical")]
+    for name, value in _EQUALS.findall(expression):
+        out = [r for r in out if str(r.get(name, "")) == value.replace("''", "'")]
     return out
 
 
@@ -110,6 +130,7 @@ def create_sage_app(state: SageState) -> FastAPI:
             "AdditionalPriceList": state.price_lists,
             "AdditionalItemPrice": state.item_prices,
             "Customer": state.customers,
+            **{name: state.documents.setdefault(name, []) for name in ZA_DOCUMENTS},
         }.get(service)
         if records is None:
             return JSONResponse({"Message": f"No HTTP resource was found for {service}"}, status_code=404)
@@ -117,6 +138,52 @@ def create_sage_app(state: SageState) -> FastAPI:
         skip, top = int(params.get("$skip", 0)), min(int(params.get("$top", 100)), 100)
         page = selected[skip : skip + top]
         return JSONResponse({"TotalResults": len(selected), "ReturnedResults": len(page), "Results": page})
+
+    @app.post("/api/2.0.0/{service}/Save")
+    async def za_save(request: Request, service: str) -> JSONResponse:
+        import base64
+
+        params = request.query_params
+        state.za_requests.append({"service": f"{service}/Save", **dict(params)})
+        if not count_za():
+            return JSONResponse({"Message": "Too many requests: this IP is blocked for an hour"}, status_code=429)
+        auth = request.headers.get("authorization", "")
+        expected = "Basic " + base64.b64encode(f"{state.username}:{state.password}".encode()).decode()
+        if not secrets.compare_digest(auth, expected) or params.get("apikey") != state.apikey:
+            return JSONResponse({"Message": "Authorization has been denied for this request."}, status_code=401)
+        if params.get("CompanyId") != state.company_id:
+            return JSONResponse({"Message": "Invalid CompanyId"}, status_code=400)
+        if service not in ZA_DOCUMENTS:
+            return JSONResponse({"Message": f"No HTTP resource was found for {service}/Save"}, status_code=404)
+        body = await request.json()
+        customers = {c["ID"] for c in state.customers}
+        items = {i["ID"]: i for i in state.items}
+        if body.get("CustomerId") not in customers:
+            return JSONResponse({"Message": f"Customer {body.get('CustomerId')} does not exist"}, status_code=400)
+        for number, line in enumerate(body.get("Lines") or [], start=1):
+            if line.get("SelectionId") not in items:
+                return JSONResponse(
+                    {"Message": f"Line {number}: item {line.get('SelectionId')} does not exist"}, status_code=400
+                )
+        if not body.get("Lines"):
+            return JSONResponse({"Message": "A document needs at least one line"}, status_code=400)
+        with state.lock:
+            documents = state.documents.setdefault(service, [])
+            total = round(
+                sum(
+                    line["Quantity"] * line["UnitPriceExclusive"] - (line.get("Discount") or 0)
+                    for line in body["Lines"]
+                ),
+                2,
+            )
+            saved = {
+                **body,
+                "ID": len(documents) + 1,
+                "DocumentNumber": f"{ZA_DOCUMENTS[service]}{len(documents) + 1:07d}",
+                "Exclusive": total,
+            }
+            documents.append(saved)
+        return JSONResponse(saved)
 
     @app.post("/token")
     async def token(request: Request) -> JSONResponse:
@@ -156,6 +223,9 @@ def create_sage_app(state: SageState) -> FastAPI:
                 [{"$severity": "error", "$message": "items_per_page must be at most 200"}], status_code=400
             )
         selected = records
+        if search := params.get("search"):
+            keys = ("reference", "item_code", "name", "displayed_as")
+            selected = [r for r in selected if any(search.lower() in str(r.get(k, "")).lower() for k in keys)]
         if since := params.get("updated_or_created_since"):
             moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
             selected = [r for r in records if datetime.fromisoformat(r["updated_at"].replace("Z", "+00:00")) >= moment]
@@ -183,6 +253,72 @@ def create_sage_app(state: SageState) -> FastAPI:
         if request.query_params.get("contact_types") != "CUSTOMER":
             return global_list(request, [], "contacts")
         return global_list(request, state.contacts, "contacts")
+
+    # After the fixed routes, which it would otherwise shadow.
+    @app.get("/v3.1/{resource}")
+    async def documents(request: Request, resource: str) -> JSONResponse:
+        if resource not in GLOBAL_DOCUMENTS:
+            return JSONResponse([{"$severity": "error", "$message": f"no resource {resource}"}], status_code=404)
+        return global_list(request, state.documents.setdefault(resource, []), resource)
+
+    @app.post("/v3.1/{resource}")
+    async def create_document(request: Request, resource: str) -> JSONResponse:
+        if resource not in GLOBAL_DOCUMENTS:
+            return JSONResponse([{"$severity": "error", "$message": f"no resource {resource}"}], status_code=404)
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        state.global_requests.append({"resource": resource, "method": "POST"})
+        with state.lock:
+            if state.throttle_next > 0:
+                state.throttle_next -= 1
+                return JSONResponse({"$message": "Too Many Requests"}, status_code=429, headers={"Retry-After": "1"})
+            uses = state.access_tokens.get(token)
+            if uses is None or uses >= state.token_lifetime:
+                return JSONResponse([{"$severity": "error", "$dataCode": "ExpiredToken"}], status_code=401)
+            state.access_tokens[token] = uses + 1
+        key, lines_key, number_key, prefix = GLOBAL_DOCUMENTS[resource]
+        body = (await request.json()).get(key) or {}
+        contacts = {c["id"] for c in state.contacts}
+        products = {i["id"] for i in state.stock_items}
+        if body.get("contact_id") not in contacts:
+            return JSONResponse(
+                [
+                    {
+                        "$severity": "error",
+                        "$dataCode": "RecordInvalid",
+                        "$message": f"contact {body.get('contact_id')} not found",
+                        "$source": "contact_id",
+                    }
+                ],
+                status_code=422,
+            )
+        for number, line in enumerate(body.get(lines_key) or [], start=1):
+            if line.get("product_id") not in products:
+                return JSONResponse(
+                    [
+                        {
+                            "$severity": "error",
+                            "$dataCode": "RecordInvalid",
+                            "$message": f"line {number}: product {line.get('product_id')} not found",
+                            "$source": f"{lines_key}[{number - 1}].product_id",
+                        }
+                    ],
+                    status_code=422,
+                )
+        with state.lock:
+            documents = state.documents.setdefault(resource, [])
+            net = sum(
+                x["quantity"] * x["unit_price"] - (x.get("discount_amount") or 0) for x in body.get(lines_key) or []
+            )
+            saved = {
+                **body,
+                "net_amount": round(net, 2),
+                "id": f"{prefix}{len(documents) + 1}",
+                number_key: f"{prefix}{len(documents) + 1:05d}",
+                "displayed_as": f"{prefix}{len(documents) + 1:05d}",
+                "updated_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            }
+            documents.append(saved)
+        return JSONResponse(saved, status_code=201)
 
     return app
 
@@ -235,13 +371,21 @@ def demo_state() -> SageState:
     state.customers = [
         {
             "ID": 1,
+            "Code": "TRAIL01",
             "Name": "Trailhead Outfitters",
             "ContactName": "Nadia Jacobs",
             "Email": "nadia@trailhead.co.za",
             "Active": True,
         },
-        {"ID": 2, "Name": "Summit Gear", "ContactName": "Ben Mokoena", "Email": "ben@summitgear.co.za", "Active": True},
-        {"ID": 3, "Name": "Closed Store", "ContactName": "", "Email": "", "Active": False},
+        {
+            "ID": 2,
+            "Code": "SUMMIT02",
+            "Name": "Summit Gear",
+            "ContactName": "Ben Mokoena",
+            "Email": "ben@summitgear.co.za",
+            "Active": True,
+        },
+        {"ID": 3, "Code": "CLOSED03", "Name": "Closed Store", "ContactName": "", "Email": "", "Active": False},
     ]
     state.contacts = [
         {

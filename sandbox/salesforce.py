@@ -2,8 +2,11 @@
 
 ``GET /services/data/v{version}/query/?q=<SOQL>`` with a bearer session id answers ``{"totalSize", "done",
 "records", "nextRecordsUrl"}``; ``GET /services/data/v{version}/query/{locator}`` continues. It understands the
-SOQL the mapping sends: ``FROM Product2`` or ``FROM PricebookEntry``, and ``LastModifiedDate > <datetime>``.
-Served over TLS, because simple-salesforce only speaks https.
+SOQL the mapping sends: ``FROM Product2`` or ``FROM PricebookEntry``, and ``LastModifiedDate > <datetime>``;
+for any other object, ``Field = 'value'`` conditions joined by AND, and ``SELECT COUNT()``. Orders: ``POST
+/services/data/v{version}/sobjects/{object}/`` creates a record (lookups to Account and Product2 ids are checked,
+as Salesforce's FIELD_INTEGRITY_EXCEPTION would), ``DELETE .../sobjects/{object}/{id}`` removes one; created
+documents get an auto-number ``Name``. Served over TLS, because simple-salesforce only speaks https.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 
 @dataclass
@@ -25,9 +28,15 @@ class SalesforceState:
     queries: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     cursors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: lookup fields checked on create: object -> {field: object it must point at}
+    lookups: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 _SINCE = re.compile(r"LastModifiedDate\s*>\s*(\S+)", re.IGNORECASE)
+_FROM = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
+_EQUALS = re.compile(r"(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'")
 
 
 def create_salesforce_app(state: SalesforceState) -> FastAPI:
@@ -52,12 +61,49 @@ def create_salesforce_app(state: SalesforceState) -> FastAPI:
                 [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], status_code=401
             )
         state.queries.append(q)
-        source = state.products if re.search(r"\bFROM\s+Product2\b", q, re.I) else state.pricebook_entries
+        match = _FROM.search(q)
+        name = match.group(1) if match else ""
+        source = {"Product2": state.products, "PricebookEntry": state.pricebook_entries, "Account": state.accounts}.get(
+            name, state.records.get(name, [])
+        )
         if match := _SINCE.search(q):
             source = [r for r in source if r["LastModifiedDate"] > match.group(1)]
+        for field_name, value in _EQUALS.findall(q.split(" WHERE ", 1)[1] if " WHERE " in q else ""):
+            source = [r for r in source if str(r.get(field_name)) == value.replace("\\'", "'")]
+        if re.search(r"SELECT\s+COUNT\(\)", q, re.I):
+            return JSONResponse({"totalSize": len(source), "done": True, "records": []})
         locator = f"01g{len(state.cursors):05d}"
         state.cursors[locator] = source
         return page(version, locator, source, 0)
+
+    @app.post("/services/data/{version}/sobjects/{name}/")
+    async def create(request: Request, version: str, name: str) -> JSONResponse:
+        if not authorised(request):
+            return JSONResponse(
+                [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], status_code=401
+            )
+        body = await request.json()
+        targets = {"Account": state.accounts, "Product2": state.products, **state.records}
+        for field_name, target in state.lookups.get(name, {}).items():
+            if body.get(field_name) not in {r["Id"] for r in targets.get(target, [])}:
+                return JSONResponse(
+                    [{"message": f"{field_name}: id value of incorrect type: {body.get(field_name)}",
+                      "errorCode": "FIELD_INTEGRITY_EXCEPTION", "fields": [field_name]}],
+                    status_code=400,
+                )  # fmt: skip
+        records = state.records.setdefault(name, [])
+        record_id = f"a0{len(state.records):01d}{len(records) + 1:012d}"
+        records.append({"attributes": {"type": name}, **body, "Id": record_id, "Name": f"TD-{len(records) + 1:06d}"})
+        return JSONResponse({"id": record_id, "success": True, "errors": []}, status_code=201)
+
+    @app.delete("/services/data/{version}/sobjects/{name}/{record_id}")
+    async def delete(request: Request, version: str, name: str, record_id: str) -> Response:
+        if not authorised(request):
+            return JSONResponse(
+                [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], status_code=401
+            )
+        state.records[name] = [r for r in state.records.get(name, []) if r["Id"] != record_id]
+        return Response(status_code=204)
 
     @app.get("/services/data/{version}/query/{cursor}")
     async def more(request: Request, version: str, cursor: str) -> JSONResponse:
@@ -76,6 +122,22 @@ def demo_state() -> SalesforceState:
     """A Sage Financials company selling office furniture: Product2 records and two price books."""
     state = SalesforceState()
     families = ["Desks", "Chairs", "Storage"]
+    state.accounts = [
+        {"attributes": {"type": "Account"}, "Id": "0015g00000CASH01", "AccountNumber": "CASH", "Name": "Cash sales"},
+        {
+            "attributes": {"type": "Account"},
+            "Id": "0015g00000OFFW02",
+            "AccountNumber": "OFFW02",
+            "Name": "Office World",
+        },
+    ]
+    state.lookups = {
+        "s2cor__Sage_INV_Trade_Document__c": {"s2cor__Account__c": "Account"},
+        "s2cor__Sage_INV_Trade_Document_Item__c": {
+            "s2cor__Trade_Document__c": "s2cor__Sage_INV_Trade_Document__c",
+            "s2cor__Product__c": "Product2",
+        },
+    }
     for n in range(1, 26):
         product_id = f"01t{n:015d}"
         state.products.append(

@@ -23,6 +23,9 @@ echo "==> source configs"
 SANDBOX_SOURCES="101:Demo custom database,102:Demo Sage Evolution,103:Demo Sage Pastel Partner,104:Demo Sage Accounting,105:Demo iSync" \
   "$ROOT/scripts/sandbox.sh" start
 
+echo "==> demo web orders"
+"$BIN/python" -m stock2shop_sync.demo.orders --sandbox "http://127.0.0.1:$SANDBOX_PORT" --drop "$DEMO_DIR/order-drop/pastel"
+
 echo "==> Airflow metadata database ($AIRFLOW_HOME)"
 "$BIN/airflow" db migrate > "$DEMO_DIR/airflow-db-migrate.log" 2>&1 || { tail -40 "$DEMO_DIR/airflow-db-migrate.log"; exit 1; }
 

@@ -16,6 +16,10 @@ export AIRFLOW_CONN_S2S_DEMO_CUSTOM_DB="${AIRFLOW_CONN_S2S_DEMO_CUSTOM_DB:-{\"co
 export AIRFLOW_CONN_S2S_DEMO_SAGE_EVOLUTION="${AIRFLOW_CONN_S2S_DEMO_SAGE_EVOLUTION:-{\"conn_type\": \"odbc\", \"schema\": \"$DEMO_DIR/demo_sage_evolution.sqlite\"\}}"
 export AIRFLOW_CONN_S2S_DEMO_SAGE_PASTEL_PARTNER="${AIRFLOW_CONN_S2S_DEMO_SAGE_PASTEL_PARTNER:-{\"conn_type\": \"odbc\", \"schema\": \"$DEMO_DIR/demo_sage_pastel_partner.sqlite\"\}}"
 # The cloud demos talk to the stand-ins the sandbox serves (made-up credentials of those stand-ins).
+# The order sinks' read-write logins (the same SQLite files in the demo; a separate user on a real server).
+export AIRFLOW_CONN_S2S_DEMO_CUSTOM_DB_ORDERS="${AIRFLOW_CONN_S2S_DEMO_CUSTOM_DB_ORDERS:-$AIRFLOW_CONN_S2S_DEMO_CUSTOM_DB}"
+export AIRFLOW_CONN_S2S_DEMO_SAGE_EVOLUTION_ORDERS="${AIRFLOW_CONN_S2S_DEMO_SAGE_EVOLUTION_ORDERS:-$AIRFLOW_CONN_S2S_DEMO_SAGE_EVOLUTION}"
+export AIRFLOW_CONN_S2S_DEMO_SAGE_PASTEL_PARTNER_ORDERS="${AIRFLOW_CONN_S2S_DEMO_SAGE_PASTEL_PARTNER_ORDERS:-$AIRFLOW_CONN_S2S_DEMO_SAGE_PASTEL_PARTNER}"
 export AIRFLOW_CONN_S2S_DEMO_SAGE_ACCOUNTING="${AIRFLOW_CONN_S2S_DEMO_SAGE_ACCOUNTING:-{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$SANDBOX_PORT/sage\", \"login\": \"sage-user\", \"password\": \"sage-pass\", \"extra\": {\"apikey\": \"sage-api-key\", \"company_id\": \"7001\"\}\}}"
 export AIRFLOW_CONN_S2S_DEMO_ISYNC="${AIRFLOW_CONN_S2S_DEMO_ISYNC:-{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$SANDBOX_PORT/isync\", \"login\": \"isync-user\", \"password\": \"isync-pass\"\}}"
 export AIRFLOW_CONN_STOCK2SHOP_DEFAULT="${AIRFLOW_CONN_STOCK2SHOP_DEFAULT:-{\"conn_type\": \"http\", \"host\": \"http://127.0.0.1:$SANDBOX_PORT\", \"login\": \"demo\", \"password\": \"demo\"\}}"

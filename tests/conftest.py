@@ -92,6 +92,14 @@ def seed_all(conn: pyodbc.Connection) -> None:
         conn.close()
 
 
+@pytest.fixture(autouse=True)
+def state_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test gets its own state store (order ledger, synced SKUs): a SQLite file in its tmp folder."""
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    monkeypatch.setenv("S2S_STATE_URL", url)
+    return url
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh sandbox (no rate limit) with sources 101-103; ``stock2shop_default`` points at it."""

@@ -1,4 +1,5 @@
-"""Command-line checks for integrators: ``python -m stock2shop_sync.cli check-config | demo-summary``."""
+"""Command-line tools for integrators: ``python -m stock2shop_sync.cli check-config | check-mapping | demo-summary |
+retry-order | order-ddl``."""
 
 from __future__ import annotations
 
@@ -200,6 +201,62 @@ def demo_summary(source_id: str, sandbox_url: str) -> int:
         f"{stats['rate_limited']} requests rate-limited)."
     )
     print(f"See them at {sandbox_url}/  (JSON: {sandbox_url}/sandbox/products, {sandbox_url}/sandbox/customers)")
+    if report.get("orders"):
+        _print_orders(report["orders"], sandbox_url, s2s_source)
+    return 0
+
+
+def _print_orders(orders: dict[str, Any], sandbox_url: str, s2s_source: int | None) -> None:
+    counts = orders["counts"]
+    print(
+        "\nOrders: "
+        + ", ".join(f"{v} {k}" for k, v in counts.items())
+        + (" (dry run: nothing written)" if orders.get("dry_run") else "")
+    )
+    for problem in orders["problems"]:
+        print(f"  {problem['order']}: {problem['outcome']} (attempt {problem['attempts']}): {problem['error']}")
+    try:
+        url = f"{sandbox_url}/sandbox/orders?source_id={s2s_source}"
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            acknowledged = [o for o in json.load(response) if o["source_order_code"]]
+    except OSError:
+        return
+    for order in acknowledged:
+        print(f"  Stock2Shop order {order['order_id']} -> ERP document {order['source_order_code']}")
+
+
+def retry_order(source_id: str, order_id: str) -> int:
+    """Let a given-up order be tried again on the next run (attempts back to 0)."""
+    from stock2shop_sync.state import StateStore
+
+    store = StateStore()
+    entry = store.entry(source_id, order_id)
+    if entry is None:
+        print(f"the ledger has no order {order_id} for source {source_id}")
+        return 1
+    store.reset_attempts(source_id, order_id)
+    print(f"order {order_id} of {source_id} ({entry.status}, {entry.attempts} attempts) will be tried on the next run")
+    return 0
+
+
+def order_ddl(source_id: str, dialect: str) -> int:
+    """Print the DDL of a source's order tables (its preset's ``orders.ddl``) for a database dialect."""
+    from stock2shop_sync.config import PROJECT_ROOT, ConfigError, load_source, resolve_mapping
+    from stock2shop_sync.connectors.sql import order_ddl as render
+
+    matches = [c for c in load_all()[0] if c.source_id == source_id]
+    try:
+        config = matches[0] if matches else load_source(sources_dir() / f"{source_id}.yaml")
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"no valid source {source_id!r}: {exc}")
+        return 1
+    mapping = resolve_mapping(config)
+    if mapping.orders is None or not mapping.orders.ddl:
+        sink = mapping.orders.sink if mapping.orders else "nothing"
+        print(f"mapping {mapping.name!r} ships no order tables (its orders go through {sink})")
+        return 1
+    for statement in render((PROJECT_ROOT / mapping.orders.ddl).read_text(encoding="utf-8"), dialect):
+        print(statement + ";\n")
     return 0
 
 
@@ -214,7 +271,19 @@ def main(argv: list[str] | None = None) -> int:
     summary = sub.add_parser("demo-summary", help="summarise the last run of a source and the sandbox")
     summary.add_argument("--source", default="demo_custom_db")
     summary.add_argument("--sandbox", default="http://127.0.0.1:8765")
+    retry = sub.add_parser("retry-order", help="let a given-up order be tried again on the next run")
+    retry.add_argument("source")
+    retry.add_argument("order")
+    ddl = sub.add_parser("order-ddl", help="print the DDL of a source's order tables")
+    ddl.add_argument("source")
+    ddl.add_argument(
+        "--dialect", default="sqlserver", choices=["sqlserver", "postgresql", "mysql", "sqlite", "pervasive"]
+    )
     args = parser.parse_args(argv)
+    if args.command == "retry-order":
+        return retry_order(args.source, args.order)
+    if args.command == "order-ddl":
+        return order_ddl(args.source, args.dialect)
     if args.command == "check-config":
         return check_config(args.dir)
     if args.command == "check-mapping":

@@ -259,6 +259,40 @@ class SiteSettings(BaseModel):
         return dict(choice) if isinstance(choice, dict) else {name: name for name in choice}
 
 
+class OrderSql(_Strict):
+    """SQL an order sink runs in one transaction, with ``:name`` parameters (see the README's order fields).
+
+    ``exists`` returns the ERP document number of an order already raised (first column of the first row) and
+    is run before anything is written and again after, to read the number the database assigned.
+    Either ``header`` (+ ``lines``, run once per line) or ``procedure`` (run once per line) raise the order.
+    """
+
+    exists: str
+    header: str | None = None
+    lines: str | None = None
+    procedure: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> OrderSql:
+        if bool(self.header) == bool(self.procedure):
+            raise ValueError("give either header (with lines) or procedure")
+        if self.header and not self.lines:
+            raise ValueError("header needs lines (one statement run per order line)")
+        return self
+
+
+class OrderMapping(_Strict):
+    """How a preset raises orders: the sink (a connector module exposing ``ORDER_SINK``) and its defaults."""
+
+    sink: str
+    document_types: list[str] = Field(min_length=1)
+    sql: OrderSql | None = None
+    ddl: str | None = None  # documented DDL of the staging tables the ERP imports from (a file in include/)
+    #: Sink-specific options (an API's order path and field choices).
+    options: dict[str, Any] = Field(default_factory=dict)
+    notes: str = ""
+
+
 class Mapping(_Strict):
     """A mapping preset: which connector reads the source and how each entity maps."""
 
@@ -270,6 +304,7 @@ class Mapping(_Strict):
     settings: SiteSettings = Field(default_factory=SiteSettings)
     products: EntityMapping | None = None
     customers: EntityMapping | None = None
+    orders: OrderMapping | None = None
 
     def entity(self, entity: str) -> EntityMapping:
         found = getattr(self, entity, None)
@@ -366,10 +401,80 @@ class ApiSettings(_Strict):
     overlap_minutes: int = Field(default=5, ge=0)
 
 
+class OrderInbox(_Strict):
+    """Where this source's pending orders come from.
+
+    ``api``: Stock2Shop's order endpoints (the contract we assume is in the README). ``files``: a folder
+    (any ObjectStoragePath URL: a local path, ``sftp://``, ``s3://``) where Stock2Shop drops one JSON order per
+    file; each file is moved to ``processed/`` or ``failed/`` beside a result file.
+    """
+
+    kind: Literal["api", "files"] = "api"
+    path: str | None = None
+    conn_id: str | None = None
+
+    @model_validator(mode="after")
+    def _folder_for_files(self) -> OrderInbox:
+        if self.kind == "files" and not self.path:
+            raise ValueError("an order-file inbox needs path (the folder Stock2Shop drops order files into)")
+        if self.kind == "api" and self.path:
+            raise ValueError("path is only for kind: files")
+        return self
+
+
 class OrderSettings(_Strict):
-    """Whether this source takes sales orders (the order push itself comes with its own settings)."""
+    """Whether and how this source takes sales orders, with the per-site settings its order sink uses.
+
+    ``conn_id`` is the connection orders are written through: for SQL sinks a read-write login (the extract
+    connection stays read-only), for API sinks it defaults to the source's own connection.
+    """
 
     enabled: bool = False
+    inbox: OrderInbox = Field(default_factory=OrderInbox)
+    conn_id: str | None = None
+    document_type: str | None = None
+    default_customer_code: str | None = None
+    shipping_code: str | None = None
+    tax_code: str | None = None
+    tax_exempt_code: str | None = None
+    warehouse_code: str | None = None
+    use_channel_order_code: bool = False
+    max_attempts: int = Field(default=3, ge=1, le=100)
+
+
+class EmailAlert(_Strict):
+    """E-mail through an SMTP connection (``SmtpNotifier``)."""
+
+    to: list[str] = Field(min_length=1)
+    conn_id: str = "smtp_default"
+    from_email: str | None = None
+
+
+class SlackAlert(_Strict):
+    """Slack through an incoming-webhook connection (``SlackWebhookNotifier``)."""
+
+    conn_id: str
+
+
+class WebhookAlert(_Strict):
+    """Any webhook (Teams, PagerDuty, an on-call bot) through an HTTP connection (``HttpNotifier``): a JSON POST."""
+
+    conn_id: str
+    endpoint: str = ""
+
+
+class AlertSettings(_Strict):
+    """Who hears about this source's failures and data-quality warnings. Secrets stay in the connections."""
+
+    email: EmailAlert | None = None
+    slack: SlackAlert | None = None
+    webhook: WebhookAlert | None = None
+    #: Also alert when a run succeeded but quarantined rows (a data-quality warning).
+    quality_warnings: bool = True
+
+    @property
+    def any(self) -> bool:
+        return any((self.email, self.slack, self.webhook))
 
 
 class Stock2ShopTarget(_Strict):
@@ -400,10 +505,14 @@ class SourceConfig(_Strict):
     orders: OrderSettings = Field(default_factory=OrderSettings)
     entities: list[Entity] = Field(default_factory=lambda: ["products", "customers"], min_length=1)
     schedule: str | None = "@hourly"
+    #: The DAG starts paused when Airflow first sees it (a source being set up, or one whose system is not
+    #: reachable yet); unpausing in the UI takes over from there.
+    paused: bool = False
     mapping: str | None = None
     mapping_overrides: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     owner: str = "stock2shop"
     tags: list[str] = Field(default_factory=list)
     path: str = Field(default="", exclude=True)
@@ -518,6 +627,24 @@ def _check_against_mapping(config: SourceConfig, mapping: Mapping) -> None:
             "orders.enabled",
             f"{config.type} sources never take sales orders (Stock2Shop sends orders only to ERPs and databases)",
         )
+    if config.orders.enabled:
+        if mapping.orders is None:
+            fail("orders.enabled", f"mapping {mapping.name!r} has no orders section (how to raise an order)")
+        document_type = config.orders.document_type or mapping.orders.document_types[0]
+        if document_type not in mapping.orders.document_types:
+            fail(
+                "orders.document_type",
+                f"{document_type!r} is not a document type of {mapping.name!r}; "
+                f"choose one of {mapping.orders.document_types}",
+            )
+        if mapping.orders.sink == "sql":
+            if mapping.orders.sql is None:
+                fail("orders", f"mapping {mapping.name!r} has an sql order sink but no orders.sql statements")
+            if not config.orders.conn_id:
+                fail(
+                    "orders.conn_id",
+                    "a SQL order sink needs its own read-write connection; the extract connection stays read-only",
+                )
     for entity in config.entities:
         if getattr(mapping, entity) is None:
             fail("entities", f"mapping {mapping.name!r} cannot read {entity}")
@@ -639,7 +766,8 @@ def _apply_settings(mapping: Mapping, config: SourceConfig) -> Mapping:
 def load_all(directory: Path | str | None = None) -> tuple[list[SourceConfig], list[ConfigError]]:
     """Every source config in a folder: the valid ones, and one error per broken file.
 
-    A broken file never hides the others. Two files claiming the same ``source_id`` are both reported.
+    A broken file never hides the others. When two files claim the same ``source_id`` the first (by file name)
+    keeps it and the second is reported, naming the first.
     """
     directory = Path(directory) if directory else sources_dir()
     configs: list[SourceConfig] = []

@@ -1,7 +1,8 @@
 """Build one Airflow DAG per source config. No database or network I/O happens here (parse time).
 
-A source's DAG, per entity it syncs: ``extract_<entity> >> validate_<entity> >> upload_<entity>``, then
-``report``. Uploads run one after another because a new Stock2Shop login invalidates older tokens.
+A source's DAG, per entity it syncs: ``extract_<entity> >> validate_<entity> >> upload_<entity>``;
+then ``push_orders`` (sources that take orders) and ``report``. Uploads run one after another because a new
+Stock2Shop login invalidates older tokens.
 
 A broken config never hides the other sources: it becomes a DAG of its own, tagged ``config-error``, whose
 description and docs carry the error and whose only task fails with it. ``make check-config`` prints the
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
@@ -21,6 +22,7 @@ from stock2shop_sync.config import ConfigError, SourceConfig, linked_sources, lo
 from stock2shop_sync.operators.sync import (
     ConfigErrorOperator,
     MergeLinkedOperator,
+    PushOrdersOperator,
     SourceExtractOperator,
     Stock2ShopUploadOperator,
     SyncReportOperator,
@@ -62,6 +64,59 @@ def _doc(config: SourceConfig) -> str:
     )
 
 
+def _params(config: SourceConfig) -> dict[str, Param]:
+    """The trigger form of a source's DAG. Every param has a default, so scheduled runs need none of them."""
+    entities = [*config.entities, *(["orders"] if config.orders.enabled else [])]
+    return {
+        "full_sync": Param(
+            False,
+            type="boolean",
+            title="Full sync",
+            description="Read every record, not only those changed in the run's window.",
+            section="What to sync",
+        ),
+        "entities": Param(
+            entities,
+            type="array",
+            items={"type": "string", "enum": entities},
+            uniqueItems=True,
+            title="Entities",
+            description="Which entities this run syncs; the others' tasks are skipped.",
+            section="What to sync",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Extract, merge and validate, and report what would be sent; send nothing, raise no order.",
+            section="What to sync",
+        ),
+        "since": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Changed since",
+            description="Start of the window of changes to extract (overrides the run's data interval).",
+            section="Window",
+        ),
+        "until": Param(
+            None,
+            type=["null", "string"],
+            format="date-time",
+            title="Changed until",
+            description="End of the window (exclusive). Leave both empty for the run's own interval.",
+            section="Window",
+        ),
+    }
+
+
+def _alerting(config: SourceConfig) -> dict[str, Any]:
+    from stock2shop_sync.notifications import failure_notifiers
+
+    notifiers = failure_notifiers(config) if config.alerts.any else []
+    return {"on_failure_callback": notifiers} if notifiers else {}
+
+
 def build_source_dag(
     config: SourceConfig, linked: list[SourceConfig] | None = None, broken_links: list[ConfigError] | None = None
 ) -> DAG:
@@ -82,16 +137,10 @@ def build_source_dag(
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
-        params={
-            "full_sync": Param(
-                False,
-                type="boolean",
-                title="Full sync",
-                description="Read every record instead of only those changed in the run's data interval.",
-            )
-        },
+        is_paused_upon_creation=config.paused,
+        params=_params(config),
         tags=sorted({"stock2shop", config.type, *config.tags}),
-        default_args={**DEFAULT_ARGS, "owner": config.owner},
+        default_args={**DEFAULT_ARGS, "owner": config.owner, **_alerting(config)},
     ) as dag:
         step_ids: list[str] = []
         previous_upload = None
@@ -127,8 +176,19 @@ def build_source_dag(
                 previous_upload >> upload
             previous_upload = upload
             step_ids += [validate.task_id, upload.task_id]
-        report = SyncReportOperator(task_id="report", config_path=config.path, step_task_ids=step_ids)
-        dag.get_task(step_ids[-1]) >> report
+        last = dag.get_task(step_ids[-1])
+        if config.orders.enabled:
+            # Orders flow even when the catalogue sync failed: they wait for it, never on it.
+            push = PushOrdersOperator(task_id="push_orders", config_path=config.path, trigger_rule="all_done")
+            last >> push
+            step_ids.append(push.task_id)
+        # none_failed: the report also runs when a manual run skipped entities, and a failed step still fails it.
+        report = SyncReportOperator(
+            task_id="report", config_path=config.path, step_task_ids=step_ids, trigger_rule="none_failed"
+        )
+        # Downstream of every step, so any failed step fails the report, the run's leaf (a run is judged by its
+        # leaves); skipped steps (entities not selected) do not.
+        [dag.get_task(task_id) for task_id in step_ids] >> report
     return dag
 
 

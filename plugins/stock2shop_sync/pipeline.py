@@ -1,4 +1,4 @@
-"""The steps of a source's sync as plain functions: extract, validate, upload, report.
+"""The steps of a source's sync as plain functions: extract, merge, validate, upload, push orders, report.
 
 Operators are thin wrappers around these; tests call them directly. Each step reads its input from the
 staging area and returns a small dict (paths and counts) for XCom.
@@ -7,7 +7,7 @@ staging area and returns a small dict (paths and counts) for XCom.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stock2shop_sync import staging
@@ -18,32 +18,86 @@ from stock2shop_sync.model.validation import VALIDATORS, check_threshold
 
 if TYPE_CHECKING:
     from stock2shop_sync.hooks.stock2shop import Stock2ShopHook
+    from stock2shop_sync.state import StateStore
 
 log = logging.getLogger(__name__)
 
 
-def extract(config: SourceConfig, entity: str, run_id: str, since: datetime | None = None) -> dict[str, Any]:
-    """Read ``entity`` from the source (changed since ``since`` where the source can filter) and stage it."""
+def extract(
+    config: SourceConfig, entity: str, run_id: str, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, Any]:
+    """Read ``entity`` from the source (changed in ``[since, until)`` where the source can filter) and stage it."""
     connector = get_connector(config, resolve_mapping(config))
-    frame = connector.extract(entity, since=since)
+    frame = connector.extract(entity, since=since, until=until)
     path = staging.write_frame(frame, staging.run_folder(config.source_id, run_id) / f"{entity}_extracted.parquet")
     log.info(
         "source %s: extracted %d %s rows%s -> %s",
         config.source_id,
         len(frame),
         entity,
-        f" changed since {since.isoformat()}" if since else "",
+        (f" changed since {since.isoformat()}" if since else "") + (f" until {until.isoformat()}" if until else ""),
         path,
     )
-    return {"entity": entity, "path": path, "rows": len(frame), "since": since.isoformat() if since else None}
+    return {
+        "entity": entity,
+        "path": path,
+        "rows": len(frame),
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+    }
 
 
-def window_start(config: SourceConfig, data_interval_start: datetime | None) -> datetime | None:
-    """Where an incremental extract starts: the run's data interval start less the configured overlap.
-    A run without a data interval (a manual run with no logical date) reads everything."""
-    if data_interval_start is None:
+def _as_datetime(value: Any, name: str) -> datetime | None:
+    if value in (None, ""):
         return None
-    return data_interval_start - timedelta(minutes=config.api.overlap_minutes)
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"param {name} must be an ISO date-time, not {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def last_interval(schedule: str, moment: datetime) -> tuple[datetime, datetime]:
+    """The last complete interval of a cron schedule at ``moment`` (``CronDataIntervalTimetable``'s rule)."""
+    from croniter import croniter
+
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    ticks = croniter(schedule, moment)
+    end = moment if croniter.match(schedule, moment) else ticks.get_prev(datetime)
+    start = croniter(schedule, end).get_prev(datetime)
+    return start, end
+
+
+def resolve_window(
+    config: SourceConfig,
+    params: dict[str, Any],
+    data_interval: tuple[datetime | None, datetime | None],
+    run_after: datetime | None = None,
+) -> tuple[datetime | None, datetime | None]:
+    """The window of changes a run extracts, as ``(since, until)``; ``(None, None)`` reads everything.
+
+    1. ``full_sync``: everything.
+    2. ``since``/``until`` params (a manual re-sync of a chosen period), as given.
+    3. the run's data interval (scheduled runs and backfills), less ``api.overlap_minutes`` at the start.
+    4. a manual run without a logical date: the schedule's last complete interval before ``run_after``, with the
+       same overlap (as Airflow infers a manual run's interval); a source without a schedule reads everything.
+    """
+    if params.get("full_sync"):
+        return None, None
+    since, until = _as_datetime(params.get("since"), "since"), _as_datetime(params.get("until"), "until")
+    if since or until:
+        if since and until and since >= until:
+            raise ValueError(f"param since ({since.isoformat()}) must be before until ({until.isoformat()})")
+        return since, until
+    start, end = data_interval
+    if (start is None or end is None or start >= end) and run_after is not None and config.schedule:
+        start, end = last_interval(config.schedule, run_after)
+    if start is None or end is None or start >= end:
+        return None, None
+    return start - timedelta(minutes=config.api.overlap_minutes), end
 
 
 def merge(
@@ -114,14 +168,29 @@ def validate(config: SourceConfig, entity: str, extracted: dict[str, Any], run_i
     return {"entity": entity, "path": valid_path, "quarantine_report": report_path, **counts}
 
 
-def upload(config: SourceConfig, entity: str, validated: dict[str, Any], hook: Stock2ShopHook) -> dict[str, Any]:
-    """Send the valid rows to Stock2Shop in batches."""
+def upload(
+    config: SourceConfig,
+    entity: str,
+    validated: dict[str, Any],
+    hook: Stock2ShopHook,
+    store: StateStore | None = None,
+    *,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Send the valid rows to Stock2Shop in batches; remember the SKUs it accepted (orders are routed by them).
+    A dry run builds every payload and reports what it would send, sending nothing."""
     frame = staging.read_frame(validated["path"])
     items = BUILDERS[entity](frame, config.stock2shop.source_id)
+    if dry_run:
+        log.info("source %s: dry run: would upload %d %s; nothing sent", config.source_id, len(items), entity)
+        return {"entity": entity, "uploaded": 0, "batches": 0, "would_upload": len(items), "dry_run": True}
     if not items:
         log.info("source %s: no %s to upload", config.source_id, entity)
         return {"entity": entity, "uploaded": 0, "batches": 0}
     result = hook.queue(entity, items)
+    if entity == "products" and store is not None and config.orders.enabled:
+        active = frame["product_active"].astype(bool)
+        store.record_synced(config.source_id, frame.loc[active, "sku"].tolist(), frame.loc[~active, "sku"].tolist())
     log.info(
         "source %s: uploaded %d %s in %d batches (%d retried requests); Stock2Shop queued %d",
         config.source_id,
@@ -132,6 +201,42 @@ def upload(config: SourceConfig, entity: str, validated: dict[str, Any], hook: S
         result.queued,
     )
     return {"entity": entity, "uploaded": result.items, "batches": result.batches, "queued": result.queued}
+
+
+def push_orders(
+    config: SourceConfig,
+    *,
+    store: StateStore,
+    dry_run: bool = False,
+    inbox: Any = None,
+    sink: Any = None,
+) -> dict[str, Any]:
+    """Raise the source's pending orders exactly once (see :mod:`stock2shop_sync.order_push`)."""
+    from pathlib import Path
+
+    from stock2shop_sync.config import load_all
+    from stock2shop_sync.connectors import get_order_sink
+    from stock2shop_sync.inbox import inbox_for
+    from stock2shop_sync.order_push import ensure_takes_orders
+    from stock2shop_sync.order_push import push_orders as run_push
+
+    ensure_takes_orders(config)
+    others, _ = load_all(Path(config.path).parent) if config.path else ([], [])
+    by_s2s_id = {c.stock2shop.source_id: c for c in others if c.stock2shop is not None}
+    for linked in (c for c in others if c.link is not None):
+        primary = next((c for c in others if c.source_id == linked.link.primary), None)
+        if primary is not None and primary.stock2shop is not None:
+            by_s2s_id.setdefault(primary.stock2shop.source_id, primary)
+    result = run_push(
+        config,
+        inbox=inbox or inbox_for(config),
+        sink=sink or get_order_sink(config, resolve_mapping(config)),
+        store=store,
+        sources_by_s2s_id=by_s2s_id,
+        dry_run=dry_run,
+    )
+    log.info("%s", result.summary())
+    return {"entity": "orders", "dry_run": dry_run, **result.as_dict()}
 
 
 def report(config: SourceConfig, run_id: str, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -150,10 +255,14 @@ def report(config: SourceConfig, run_id: str, steps: dict[str, dict[str, Any]]) 
             "deleted": validated.get("deleted", 0),
             "warnings": validated.get("warnings", 0),
             "uploaded": uploaded.get("uploaded", 0),
+            **({"would_upload": uploaded["would_upload"]} if uploaded.get("dry_run") else {}),
+            "window": [extracted.get("since"), extracted.get("until")],
             "batches": uploaded.get("batches", 0),
             "quarantine_report": validated.get("quarantine_report"),
             **({"linked": merged["linked"]} if merged.get("linked") else {}),
         }
+    if steps.get("push_orders"):
+        summary["orders"] = steps["push_orders"]
     folder = staging.run_folder(config.source_id, run_id)
     summary["report"] = staging.write_json(summary, folder / "run_report.json")
     staging.write_json(summary, staging.staging_root() / config.source_id / "latest_run_report.json")

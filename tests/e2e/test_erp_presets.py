@@ -30,6 +30,11 @@ def _configure(preset: str, folder: Path, databases: dict[str, dict[str, Any]]) 
             "connection": {"conn_id": database["conn_id"], "driver": database["driver"]},
             "stock2shop": {"conn_id": "stock2shop_default", "source_id": S2S_IDS[name]},
         }
+        if demo.get("orders", {}).get("inbox", {}).get("kind") == "files":
+            # The demo's drop folder lives in .demo/, which `make demo` creates; here each source gets its own.
+            drop = folder / "order-drop" / config["source_id"]
+            drop.mkdir(parents=True)
+            config["orders"] = {**demo["orders"], "inbox": {"kind": "files", "path": str(drop)}}
         (folder / f"{preset}_{name}.yaml").write_text(yaml.safe_dump(config))
         ids.append(config["source_id"])
     return ids

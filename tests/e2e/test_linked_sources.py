@@ -60,7 +60,7 @@ def test_sql_primary_with_linked_sheet_and_csv(
     assert "s2s_content_sheet" not in bag.dags  # linked sources run inside their primary's DAG
     dag = bag.dags["s2s_erp"]
     assert {"extract_linked_content_sheet", "extract_linked_barcode_file", "merge_products"} <= set(dag.task_dict)
-    assert dag.task_dict["merge_products"].downstream_task_ids == {"validate_products"}
+    assert dag.task_dict["merge_products"].downstream_task_ids == {"validate_products", "report"}
     run = dag.test(logical_date=None)
     assert run.state == DagRunState.SUCCESS, {ti.task_id: ti.state for ti in run.get_task_instances()}
 

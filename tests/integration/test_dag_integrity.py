@@ -47,22 +47,45 @@ def test_source_dag_shape_and_policies() -> None:
         "extract_customers",
         "validate_customers",
         "upload_customers",
+        "push_orders",
         "report",
     }
-    assert dag.task_dict["extract_products"].downstream_task_ids == {"merge_products"}
+    assert dag.task_dict["extract_products"].downstream_task_ids == {"merge_products", "report"}
     assert dag.task_dict["extract_linked_demo_custom_db_content"].downstream_task_ids == {"merge_products"}
-    assert dag.task_dict["merge_products"].downstream_task_ids == {"validate_products"}
-    assert dag.task_dict["extract_customers"].downstream_task_ids == {"validate_customers"}
+    assert dag.task_dict["merge_products"].downstream_task_ids == {"validate_products", "report"}
+    assert dag.task_dict["extract_customers"].downstream_task_ids == {"validate_customers", "report"}
     for entity in ("products", "customers"):
         assert f"upload_{entity}" in dag.task_dict[f"validate_{entity}"].downstream_task_ids
     # One Stock2Shop login at a time: customers upload after products.
     assert "upload_customers" in dag.task_dict["upload_products"].downstream_task_ids
-    assert dag.task_dict["upload_customers"].downstream_task_ids == {"report"}
+    assert dag.task_dict["upload_customers"].downstream_task_ids == {"push_orders", "report"}
+    # Orders flow even when the catalogue sync failed; the report runs unless a step failed.
+    assert dag.task_dict["push_orders"].trigger_rule == "all_done"
+    assert dag.task_dict["push_orders"].downstream_task_ids == {"report"}
+    assert dag.task_dict["report"].trigger_rule == "none_failed"
+    # Every step feeds the report, so a failure anywhere fails the run's leaf (and the run).
+    assert dag.task_dict["report"].upstream_task_ids == {
+        "merge_products",
+        "validate_products",
+        "upload_products",
+        "extract_products",
+        "extract_customers",
+        "validate_customers",
+        "upload_customers",
+        "push_orders",
+    }
+    params = dag.params.dump()
+    assert params["entities"] == ["products", "customers", "orders"]
+    assert (params["full_sync"], params["dry_run"], params["since"], params["until"]) == (False, False, None, None)
+    assert dag.params.get_param("since").schema["format"] == "date-time"
     assert dag.max_active_runs == 1
     assert dag.catchup is False
     assert {"stock2shop", "custom_database", "demo"} <= set(dag.tags)
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert all(task.retries == 2 for task in dag.tasks)
+    assert dag.is_paused_upon_creation is False
+    # A source whose system `make up` cannot reach starts paused instead of failing every hour.
+    assert _dagbag().dags["s2s_demo_sage_financials"].is_paused_upon_creation is True
 
 
 def test_broken_config_is_visible_and_others_still_load(sources_dir: Path) -> None:

@@ -1,7 +1,8 @@
-"""The interface every source connector implements."""
+"""The interfaces every source connector implements: reading entities, and raising orders where it takes them."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from stock2shop_sync.model.canonical import MappingError, to_canonical, total_qty
@@ -13,6 +14,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from stock2shop_sync.config import Mapping, SourceConfig
+    from stock2shop_sync.model.orders import Order
+
+
+log = logging.getLogger(__name__)
 
 
 class SourceConnector:
@@ -30,6 +35,13 @@ class SourceConnector:
 
     def read_query(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         raise NotImplementedError
+
+    def empty_frame(self, entity: str) -> pd.DataFrame:
+        """No rows, but every column the mapping reads (once each: two fields may read one column), so an
+        incremental window with no changes maps to an empty canonical frame instead of a mapping error."""
+        import pandas as pd
+
+        return pd.DataFrame(columns=list(dict.fromkeys(self.mapping.entity(entity).fields.values())))
 
     def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
         """The entity's main rows, with price-list and warehouse columns joined on when the mapping has them."""
@@ -51,11 +63,21 @@ class SourceConnector:
             raise MappingError(f"source {self.config.source_id!r}, {entity}: {exc}") from None
         return raw
 
-    def extract(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
+    def extract(
+        self,
+        entity: str,
+        *,
+        limit: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> pd.DataFrame:
         """Canonical rows of ``entity``; sources that can filter by modification time read only rows changed
-        since ``since`` (None: everything)."""
+        in ``[since, until)`` (None: unbounded). ``since`` is sent to the source; ``until`` is applied to the
+        mapping's ``options.modified_field`` (rows changed later belong to the next window)."""
         section = self.mapping.entity(entity)
         raw = self.read_raw(entity, limit=limit, since=since)
+        if until is not None:
+            raw = self._before(raw, entity, until)
         fields = dict(section.fields)
         for name in self.pivoted:
             fields.setdefault(name, name)
@@ -67,6 +89,36 @@ class SourceConnector:
             frame["qty"] = total_qty(frame)
         return frame
 
+    def _before(self, raw: pd.DataFrame, entity: str, until: datetime) -> pd.DataFrame:
+        import pandas as pd
+
+        column = self.mapping.entity(entity).options.get("modified_field")
+        if not column:
+            log.info(
+                "source %s: %s has no modified_field, so the window's end (%s) cannot be applied; read up to now",
+                self.config.source_id,
+                entity,
+                until.isoformat(),
+            )
+            return raw
+        if column not in raw.columns:
+            raise MappingError(
+                f"source {self.config.source_id!r}, {entity}: options.modified_field {column!r} is not a column "
+                f"the source returned ({', '.join(map(str, raw.columns[:20]))})"
+            )
+        modified = pd.to_datetime(raw[column], utc=True, errors="coerce", format="mixed")
+        keep = modified.isna() | (modified < pd.Timestamp(until))
+        dropped = int((~keep).sum())
+        if dropped:
+            log.info(
+                "source %s: %d %s rows changed after %s are left for the next window",
+                self.config.source_id,
+                dropped,
+                entity,
+                until.isoformat(),
+            )
+        return raw[keep.to_numpy()].reset_index(drop=True)
+
     def _default_price_column(self, raw: pd.DataFrame) -> str:
         tiers = [c[6:] for c in self.pivoted if c.startswith("price_")]
         chosen = self.mapping.settings.default_price_list or (tiers[0] if len(tiers) == 1 else None)
@@ -76,3 +128,44 @@ class SourceConnector:
                 f"gives the default price; it is {chosen!r} and the lists read are {tiers}"
             )
         return f"price_{chosen}"
+
+
+class OrderSink:
+    """Raises Stock2Shop orders as documents in one source (the ERP or database).
+
+    A sink is opened once per run (``with sink:``) and used for many orders. :meth:`find` looks an order up by
+    the reference the document carries (``external_order_no``); :meth:`create` makes the document and returns
+    its number. :meth:`raise_order` is find-then-create; sinks that can do both in one transaction override it.
+    Raise :class:`~stock2shop_sync.model.orders.OrderError` when the ERP refuses the order's data (retrying the
+    same data cannot help); any other exception is taken as transient.
+    """
+
+    def __init__(self, config: SourceConfig, mapping: Mapping) -> None:
+        if mapping.orders is None:
+            raise ValueError(f"mapping {mapping.name!r} has no orders section")
+        self.config = config
+        self.mapping = mapping
+        self.settings = config.orders
+        self.document_type = config.orders.document_type or mapping.orders.document_types[0]
+
+    def __enter__(self) -> OrderSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release connections; called once at the end of a run."""
+
+    def find(self, order: Order) -> str | None:
+        raise NotImplementedError
+
+    def create(self, order: Order) -> str:
+        raise NotImplementedError
+
+    def raise_order(self, order: Order) -> tuple[str, bool]:
+        """The order's document number, and whether this call created it (False: it already existed)."""
+        existing = self.find(order)
+        if existing:
+            return existing, False
+        return self.create(order), True

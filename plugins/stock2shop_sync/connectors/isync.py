@@ -1,16 +1,20 @@
-"""iSync: products paged from its HTTP API, endpoint and field names from the mapping."""
+"""iSync: products paged from its HTTP API, endpoint and field names from the mapping; orders raised through
+its order endpoint (:class:`IsyncOrderSink`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stock2shop_sync.connectors.base import SourceConnector
-from stock2shop_sync.hooks.isync import IsyncHook
+from stock2shop_sync.connectors.base import OrderSink, SourceConnector
+from stock2shop_sync.hooks.isync import IsyncError, IsyncHook
+from stock2shop_sync.model.orders import OrderError, external_order_no, header_fields, line_fields
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from stock2shop_sync.model.orders import Order
 
 
 class IsyncConnector(SourceConnector):
@@ -27,11 +31,67 @@ class IsyncConnector(SourceConnector):
             records.append(record)
             if limit is not None and len(records) >= limit:
                 break
-        return (
-            pd.json_normalize(records)
-            if records
-            else pd.DataFrame(columns=list(self.mapping.entity(entity).fields.values()))
-        )
+        return pd.json_normalize(records) if records else self.empty_frame(entity)
+
+
+class IsyncOrderSink(OrderSink):
+    """Raise orders through iSync's order endpoint (path and identifiers from the mapping's ``orders.options``).
+
+    Stock2Shop's documented map: ``PONumber`` <- the order's reference, ``DeliveryDetail`` <- the shipping
+    address, each line's ``ProductStockID`` (or ``ThirdPartyBarcode``: option ``order_line_item``) <- SKU,
+    ``Units`` <- qty, ``SellingPrice`` <- price; shipping is a service line (``LineType`` 4). An order already
+    raised is found by its ``PONumber``.
+    """
+
+    def __init__(self, config: Any, mapping: Any) -> None:
+        super().__init__(config, mapping)
+        assert config.connection is not None
+        self.options = {"path": "/api/orders", "items_key": "Orders", "order_line_item": "ProductStockID",
+                        **mapping.orders.options}  # fmt: skip
+        self.hook = IsyncHook(config.connection.conn_id, requests_per_minute=config.api.requests_per_minute)
+
+    def find(self, order: Order) -> str | None:
+        reference = external_order_no(order, self.settings)
+        answer = self.hook.get_json(self.options["path"], {"PONumber": reference})
+        orders = answer.get(self.options["items_key"], []) if isinstance(answer, dict) else answer
+        found = [o for o in orders if str(o.get("PONumber")) == reference]
+        return str(found[0]["OrderNumber"]) if found else None
+
+    def create(self, order: Order) -> str:
+        header = header_fields(order, self.settings, self.document_type)
+        identifier = self.options["order_line_item"]
+        body = {
+            "PONumber": header["external_order_no"],
+            "CustomerCode": header["customer_code"],
+            "OrderDate": header["order_date"],
+            "Notes": header["notes"],
+            "DeliveryDetail": {
+                "Name": header["customer_name"],
+                "Address1": header["delivery_address1"],
+                "Address2": header["delivery_address2"],
+                "City": header["delivery_city"],
+                "PostalCode": header["delivery_zip"],
+                "Country": header["delivery_country"],
+                "Phone": header["delivery_phone"],
+            },
+            "Lines": [
+                {
+                    identifier: line["sku"],
+                    "Units": line["qty"],
+                    "SellingPrice": line["price"],
+                    "LineType": 4 if line["is_shipping"] else 1,
+                    "Description": line["description"],
+                }
+                for line in line_fields(order, self.settings)
+            ],
+        }
+        try:
+            return str(self.hook.post_json(self.options["path"], body)["OrderNumber"])
+        except IsyncError as exc:
+            if exc.retryable or exc.status == 401:
+                raise
+            raise OrderError(f"order {order.order_id}: {exc}") from None
 
 
 CONNECTOR = IsyncConnector
+ORDER_SINK = IsyncOrderSink

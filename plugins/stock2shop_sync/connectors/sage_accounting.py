@@ -2,7 +2,8 @@
 
 One source type for both, chosen by ``api.region``. The global API's records are renamed to the v2.0.0 field names
 (``Code``, ``Description``, ``Active``, ``QuantityOnHand``, ``PriceExclusive``...), so one mapping serves both;
-additional price lists (v2.0.0) and sales price bands (v3.1) become ``price_<list>`` tiers.
+additional price lists (v2.0.0) and sales price bands (v3.1) become ``price_<list>`` tiers. Orders go back as
+documents through :class:`SageAccountingOrderSink`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stock2shop_sync.connectors.base import SourceConnector
-from stock2shop_sync.hooks.sage_accounting import SageAccountingHook
+from stock2shop_sync.connectors.base import OrderSink, SourceConnector
+from stock2shop_sync.hooks.sage_accounting import SageAccountingError, SageAccountingHook
+from stock2shop_sync.model.orders import OrderError, external_order_no, header_fields, line_fields
 from stock2shop_sync.model.pivots import join_columns, price_columns_from
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from stock2shop_sync.model.orders import Order
 
 #: v3.1 field -> v2.0.0 field
 GLOBAL_ITEM_FIELDS = {
@@ -116,4 +120,128 @@ class SageAccountingConnector(SourceConnector):
         return frame
 
 
+#: document type -> (v2.0.0 service, v3.1 resource); v3.1 has no sales orders.
+DOCUMENTS = {
+    "tax_invoice": ("TaxInvoice", "sales_invoices"),
+    "sales_order": ("SalesOrder", None),
+    "quote": ("Quote", "sales_quotes"),
+}
+GLOBAL_KEYS = {
+    "sales_invoices": ("sales_invoice", "invoice_lines", "invoice_number"),
+    "sales_quotes": ("sales_quote", "quote_lines", "quote_number"),
+}
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class SageAccountingOrderSink(OrderSink):
+    """Raise orders as Sage Accounting documents: ``SalesOrder``/``TaxInvoice``/``Quote`` on South Africa's
+    v2.0.0 API, ``sales_invoices``/``sales_quotes`` on v3.1. The document's ``Reference`` (v3.1 ``reference``)
+    is the order's reference, which :meth:`find` looks up. Customers and items are looked up by code; one that
+    Sage does not have fails the order naming it."""
+
+    def __init__(self, config: Any, mapping: Any) -> None:
+        super().__init__(config, mapping)
+        self.connector = SageAccountingConnector(config, mapping)
+        self.hook = self.connector.hook()
+        service, resource = DOCUMENTS[self.document_type]
+        if self.hook.region == "global" and resource is None:
+            raise OrderError(
+                f"source {config.source_id}: Sage Accounting's v3.1 API has no {self.document_type} documents; "
+                "choose orders.document_type tax_invoice or quote"
+            )
+        self.service, self.resource = service, resource
+        self._ids: dict[tuple[str, str], Any] = {}
+
+    def _za_id(self, service: str, code: str, what: str, order: Order) -> Any:
+        key = (service, code)
+        if key not in self._ids:
+            found = list(self.hook.list_za(service, odata_filter=f"Code eq {_quoted(code)}"))
+            if not found:
+                raise OrderError(f"order {order.order_id}: {what} {code!r} does not exist in Sage Accounting")
+            self._ids[key] = found[0]["ID"]
+        return self._ids[key]
+
+    def _global_id(self, resource: str, field: str, code: str, what: str, order: Order, **params: Any) -> Any:
+        key = (resource, code)
+        if key not in self._ids:
+            found = [
+                r for r in self.hook.list_global(resource, params={"search": code, **params}) if r.get(field) == code
+            ]
+            if not found:
+                raise OrderError(f"order {order.order_id}: {what} {code!r} does not exist in Sage Accounting")
+            self._ids[key] = found[0]["id"]
+        return self._ids[key]
+
+    def find(self, order: Order) -> str | None:
+        reference = external_order_no(order, self.settings)
+        if self.hook.region == "za":
+            found = list(self.hook.list_za(self.service, odata_filter=f"Reference eq {_quoted(reference)}"))
+            return str(found[0]["DocumentNumber"]) if found else None
+        _, _, number = GLOBAL_KEYS[self.resource]
+        found = [
+            r
+            for r in self.hook.list_global(self.resource, params={"search": reference})
+            if r.get("reference") == reference
+        ]
+        return str(found[0][number]) if found else None
+
+    def create(self, order: Order) -> str:
+        header = header_fields(order, self.settings, self.document_type)
+        lines = line_fields(order, self.settings)
+        try:
+            if self.hook.region == "za":
+                document = {
+                    "CustomerId": self._za_id("Customer", order.customer_code or "", "customer", order),
+                    "Date": header["order_date"],
+                    "Reference": header["external_order_no"],
+                    "Message": header["notes"],
+                    "Lines": [
+                        {
+                            "SelectionId": self._za_id("Item", line["sku"], f"line {line['line_no']}: item", order),
+                            "Description": line["description"],
+                            "Quantity": line["qty"],
+                            "UnitPriceExclusive": line["price"],
+                            "TaxTypeId": line["tax_code"],
+                            "Discount": line["discount"],
+                        }
+                        for line in lines
+                    ],
+                }
+                return str(self.hook.save_za(self.service, document)["DocumentNumber"])
+            key, lines_key, number = GLOBAL_KEYS[self.resource]
+            contact = self._global_id(
+                "contacts", "reference", order.customer_code or "", "customer", order, contact_types="CUSTOMER"
+            )
+            body = {
+                key: {
+                    "contact_id": contact,
+                    "date": header["order_date"],
+                    "reference": header["external_order_no"],
+                    "notes": header["notes"],
+                    lines_key: [
+                        {
+                            "product_id": self._global_id(
+                                "stock_items", "item_code", line["sku"], f"line {line['line_no']}: item", order
+                            ),
+                            "description": line["description"],
+                            "quantity": line["qty"],
+                            "unit_price": line["price"],
+                            "tax_rate_id": line["tax_code"],
+                            "discount_amount": line["discount"],
+                        }
+                        for line in lines
+                    ],
+                }
+            }
+            return str(self.hook.create_global(self.resource, body)[number])
+        except SageAccountingError as exc:
+            if exc.retryable or exc.status == 401:
+                raise
+            raise OrderError(f"order {order.order_id}: {exc}") from None
+
+
 CONNECTOR = SageAccountingConnector
+ORDER_SINK = SageAccountingOrderSink

@@ -3,8 +3,12 @@
 The mapping's ``product_query`` is SOQL whose ``{{since}}`` becomes ``LastModifiedDate > <start>`` on an
 incremental run (``LastModifiedDate != null`` on a full one); ``price_query`` reads price-book entries, one
 tier per price book. The connection holds ``instance_url`` and the ``access_token`` (a Salesforce session id
-from the connected app, as Stock2Shop's Financials settings name it) in its extra.
+from the connected app, as Stock2Shop's Financials settings name it) in its extra. Orders become trade
+documents (:class:`SageFinancialsOrderSink`).
 """
+
+# SOQL is built from the mapping's object and field names (configuration) and values quoted by _soql.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
@@ -13,13 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stock2shop_sync.connectors.base import SourceConnector
+from stock2shop_sync.connectors.base import OrderSink, SourceConnector
 from stock2shop_sync.hooks.rest_api import mask
 from stock2shop_sync.model.canonical import MappingError
+from stock2shop_sync.model.orders import OrderError, external_order_no, header_fields, line_fields
 from stock2shop_sync.model.pivots import join_columns, price_columns_from
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from stock2shop_sync.model.orders import Order
 
 
 def since_condition(since: datetime | None) -> str:
@@ -56,6 +63,8 @@ class SageFinancialsConnector(SourceConnector):
             raise MappingError(f"source {self.config.source_id!r}: the mapping has no {entity} product_query")
         hook = self.hook()
         frame = _records(hook.make_query(options["product_query"].replace("{{since}}", since_condition(since))))
+        if frame.empty:
+            return self.empty_frame(entity)  # nothing changed in the window
         if options.get("price_query") and not frame.empty:
             prices = _records(hook.make_query(options["price_query"]))
             if not prices.empty:
@@ -67,4 +76,105 @@ class SageFinancialsConnector(SourceConnector):
         return frame if limit is None else frame.head(limit)
 
 
+def _soql(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class SageFinancialsOrderSink(OrderSink):
+    """Raise orders as Sage Financials trade documents: a header sObject, then one line sObject per line.
+
+    Object and field names come from the mapping's ``orders.options`` (Sage's managed package is not publicly
+    documented; the preset's names are assumed). Salesforce's REST API has no transaction across records, so a
+    line that fails deletes the header (best effort) and :meth:`find` only accepts a header holding all its
+    lines: a half-written document is removed and written again rather than acknowledged.
+    """
+
+    def __init__(self, config: Any, mapping: Any) -> None:
+        super().__init__(config, mapping)
+        self.o = mapping.orders.options
+        self.connector = SageFinancialsConnector(config, mapping)
+        self._sf: Any = None
+        self._ids: dict[tuple[str, str], str] = {}
+
+    @property
+    def sf(self) -> Any:
+        if self._sf is None:
+            self._sf = self.connector.hook().get_conn()
+        return self._sf
+
+    def _lookup(self, obj: str, field: str, value: str, what: str, order: Order) -> str:
+        key = (obj, value)
+        if key not in self._ids:
+            records = self.sf.query(f"SELECT Id FROM {obj} WHERE {field} = {_soql(value)}")["records"]
+            if not records:
+                raise OrderError(f"order {order.order_id}: {what} {value!r} does not exist in Sage Financials")
+            self._ids[key] = records[0]["Id"]
+        return self._ids[key]
+
+    def find(self, order: Order) -> str | None:
+        o = self.o
+        reference = external_order_no(order, self.settings)
+        headers = self.sf.query(
+            f"SELECT Id, Name FROM {o['header_object']} WHERE {o['reference_field']} = {_soql(reference)}"
+        )["records"]
+        for header in headers:
+            lines = self.sf.query(
+                f"SELECT COUNT() FROM {o['line_object']} WHERE {o['line_parent_field']} = {_soql(header['Id'])}"
+            )["totalSize"]
+            if lines == len(order.lines):
+                return str(header["Name"])
+            self._delete(header["Id"])  # half-written by an attempt that died: remove, then write it again
+        return None
+
+    def _delete(self, header_id: str) -> None:
+        o = self.o
+        lines = self.sf.query(f"SELECT Id FROM {o['line_object']} WHERE {o['line_parent_field']} = {_soql(header_id)}")[
+            "records"
+        ]
+        for line in lines:
+            getattr(self.sf, o["line_object"]).delete(line["Id"])
+        getattr(self.sf, o["header_object"]).delete(header_id)
+
+    def create(self, order: Order) -> str:
+        from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+        o = self.o
+        header = header_fields(order, self.settings, self.document_type)
+        account = self._lookup("Account", o["account_field_match"], order.customer_code or "", "customer", order)
+        products = [
+            None
+            if line["is_shipping"] and not o.get("shipping_is_product", True)
+            else self._lookup("Product2", o["product_field_match"], line["sku"], f"line {line['line_no']}: item", order)
+            for line in line_fields(order, self.settings)
+        ]
+        header_id: str | None = None
+        try:
+            header_id = getattr(self.sf, o["header_object"]).create(
+                {
+                    o["reference_field"]: header["external_order_no"],
+                    o["account_field"]: account,
+                    o["date_field"]: header["order_date"],
+                    o["type_field"]: self.document_type,
+                }
+            )["id"]
+            for line, product in zip(line_fields(order, self.settings), products, strict=True):
+                getattr(self.sf, o["line_object"]).create(
+                    {
+                        o["line_parent_field"]: header_id,
+                        o["line_product_field"]: product,
+                        o["line_quantity_field"]: line["qty"],
+                        o["line_price_field"]: line["price"],
+                        o["line_description_field"]: line["description"],
+                    }
+                )
+        except SalesforceMalformedRequest as exc:
+            if header_id:
+                self._delete(header_id)
+            detail = "; ".join(e.get("message", "") for e in exc.content) if isinstance(exc.content, list) else exc
+            raise OrderError(f"order {order.order_id}: Sage Financials refused it: {detail}") from None
+        name = self.sf.query(f"SELECT Id, Name FROM {o['header_object']} WHERE Id = {_soql(header_id)}")["records"]
+        return str(name[0]["Name"])
+
+
 CONNECTOR = SageFinancialsConnector
+ORDER_SINK = SageFinancialsOrderSink

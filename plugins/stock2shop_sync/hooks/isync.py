@@ -69,3 +69,33 @@ class IsyncHook(RestApiHook):
             if len(items) < size:
                 return
             page += 1
+
+    # -- orders ---------------------------------------------------------------------------------------
+    def _url(self, path: str) -> tuple[str, tuple[str, str]]:
+        conn = self.get_connection(self.isync_conn_id)
+        mask(conn.password)
+        if not conn.host:
+            raise IsyncError(f"connection {self.isync_conn_id!r} has no host (the iSync service URL)")
+        return conn.host.rstrip("/") + "/" + path.lstrip("/"), (conn.login or "", conn.password or "")
+
+    def get_json(self, path: str, params: dict[str, Any]) -> Any:
+        """GET ``path`` with ``params``; the decoded answer."""
+        url, auth = self._url(path)
+        response = self._send("GET", url, params=params, auth=auth)
+        if response.status_code == 401:
+            raise IsyncError(f"iSync refused the credentials of connection {self.isync_conn_id!r}", status=401)
+        return response.json()
+
+    def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to ``path``; a refused document raises (not retryable) with iSync's message."""
+        url, auth = self._url(path)
+        response = self._send("POST", url, json=body, auth=auth, handled=(400, 401, 404, 409, 422))
+        if response.status_code == 401:
+            raise IsyncError(f"iSync refused the credentials of connection {self.isync_conn_id!r}", status=401)
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("Message") or response.text[:300]
+            except ValueError:
+                detail = response.text[:300]
+            raise IsyncError(f"iSync refused the order: {detail}", status=response.status_code)
+        return response.json()

@@ -248,3 +248,63 @@ class SageAccountingHook(RestApiHook):
                 return
             url = following if following.startswith("http") else f"{settings['base']}/v3.1/{following.lstrip('/')}"
             query = {}  # $next carries the paging and filters
+
+    # -- writing documents (orders) -------------------------------------------------------------------
+    def save_za(self, service: str, document: dict[str, Any]) -> dict[str, Any]:
+        """``POST {Service}/Save`` on the v2.0.0 API; a refused document raises with Sage's message (not
+        retryable: the same document would be refused again)."""
+        settings = self._settings()
+        response = self._send(
+            "POST",
+            f"{settings['base']}/api/2.0.0/{service}/Save",
+            params={"apikey": settings.get("apikey"), "CompanyId": settings.get("company_id")},
+            json=document,
+            auth=(settings["login"], settings["password"]),
+            handled=(400, 401, 404, 422),
+        )
+        if response.status_code == 401:
+            raise SageAccountingError(
+                f"Sage Accounting refused the credentials of connection {self.sage_accounting_conn_id!r}", status=401
+            )
+        if response.status_code >= 400:
+            raise SageAccountingError(
+                f"Sage Accounting refused the {service}: {_message(response)}", status=response.status_code
+            )
+        return response.json()
+
+    def create_global(self, resource: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v3.1/{resource}``; re-authorises once on an expired access token."""
+        settings = self._settings()
+        token = self._access_token or self._refresh(settings, None)
+        for _ in range(2):
+            headers = {"Authorization": f"Bearer {token}"}
+            if settings.get("business_id"):
+                headers["X-Business"] = str(settings["business_id"])
+            response = self._send(
+                "POST",
+                f"{settings['base']}/v3.1/{resource}",
+                json=body,
+                headers=headers,
+                handled=(400, 401, 404, 422),
+            )
+            if response.status_code == 401:
+                token = self._refresh(settings, token)
+                continue
+            if response.status_code >= 400:
+                raise SageAccountingError(
+                    f"Sage Accounting refused the {resource[:-1]}: {_message(response)}", status=response.status_code
+                )
+            return response.json()
+        raise SageAccountingError("Sage Accounting kept refusing a fresh access token", status=401)
+
+
+def _message(response: Any) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, list):
+        return "; ".join(str(e.get("$message") or e.get("$dataCode") or e) for e in body if isinstance(e, dict))
+    if isinstance(body, dict):
+        return str(body.get("Message") or body.get("message") or body)[:300]
+    return str(body)[:300]

@@ -3,8 +3,9 @@
 Documented (stock2shop-api-and-model.md, section 2): ``POST /v1/users/authenticate``, the token as a
 ``token`` query parameter, ``GET /v1/sources``, ``POST /v1/products/queue`` with ``system_products``,
 ``GET /v1/queue/summary``, HTTP 429 with ``x-S2S-RateLimit`` (requests per second). Not public: pushing
-customers. The paths we assume for it live in :attr:`Stock2ShopHook.ENDPOINTS` and nowhere else, and the
-README's "Stock2Shop API contract" section states the contract the sandbox implements.
+customers, and listing and acknowledging a source's orders. The paths we assume for them live in
+:attr:`Stock2ShopHook.ENDPOINTS` and nowhere else, and the README's "Stock2Shop API contract" section states
+the contract the sandbox implements.
 """
 
 from __future__ import annotations
@@ -80,14 +81,19 @@ class Stock2ShopHook(BaseHook):
     conn_type = "http"
     hook_name = "Stock2Shop"
 
-    #: Every path this project calls, in one place. ``customers_queue`` is our assumption (not public).
+    #: Every path this project calls, in one place. ``customers_queue`` and the ``orders_*`` paths are our
+    #: assumptions (not public); the README states the contract.
     ENDPOINTS: ClassVar[dict[str, str]] = {
         "authenticate": "/v1/users/authenticate",
         "sources": "/v1/sources",
         "products_queue": "/v1/products/queue",
         "customers_queue": "/v1/customers/queue",
         "queue_summary": "/v1/queue/summary",
+        "orders_pending": "/v1/sources/{source_id}/orders/pending",
+        "order_acknowledge": "/v1/sources/{source_id}/orders/{order_id}/source_order_code",
+        "order_error": "/v1/sources/{source_id}/orders/{order_id}/error",
     }
+    ORDER_PAGE = 100
     QUEUE_KEYS: ClassVar[dict[str, tuple[str, str]]] = {
         "products": ("products_queue", "system_products"),
         "customers": ("customers_queue", "system_customers"),
@@ -232,14 +238,24 @@ class Stock2ShopHook(BaseHook):
                 pass
         return self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
 
-    def request(self, method: str, endpoint: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        path: dict[str, Any] | None = None,
+    ) -> Any:
         """Call an endpoint by name from :attr:`ENDPOINTS` with the shared token; return the JSON answer.
 
         429 and 5xx answers and network errors are retried with backoff (``Retry-After`` when given);
         a rejected token triggers one shared re-login; other 4xx answers fail at once.
         """
+        from urllib.parse import quote
+
         base, _, _ = self._connection()
-        url = base + self.ENDPOINTS[endpoint]
+        url = base + self.ENDPOINTS[endpoint].format(**{k: quote(str(v), safe="") for k, v in (path or {}).items()})
         token = self._token
         relogged = False
         attempt = 0
@@ -288,3 +304,39 @@ class Stock2ShopHook(BaseHook):
             result.queued += int(answer.get("queued", len(batch))) if isinstance(answer, dict) else len(batch)
         result.retries = self.retries
         return result
+
+    # -- orders (assumed contract: README "Stock2Shop API contract") -------------------------------------
+    def pending_orders(self, s2s_source_id: int) -> list[dict[str, Any]]:
+        """Every order waiting to be raised in the source, oldest first, following ``offset`` pages."""
+        orders: list[dict[str, Any]] = []
+        while True:
+            answer = self.request(
+                "GET",
+                "orders_pending",
+                path={"source_id": s2s_source_id},
+                params={"limit": self.ORDER_PAGE, "offset": len(orders)},
+            )
+            page = answer.get("system_orders", []) if isinstance(answer, dict) else []
+            orders += page
+            if len(page) < self.ORDER_PAGE:
+                return orders
+
+    def acknowledge_order(
+        self, order_id: str, s2s_source_id: int, source_order_code: str, source_customer_code: str | None
+    ) -> None:
+        """Set the ERP document number on the order for this source (idempotent for the same number)."""
+        self.request(
+            "POST",
+            "order_acknowledge",
+            path={"source_id": s2s_source_id, "order_id": order_id},
+            json={"source_order_code": source_order_code, "source_customer_code": source_customer_code},
+        )
+
+    def report_order_error(self, order_id: str, s2s_source_id: int, error: str, *, final: bool) -> None:
+        """Tell Stock2Shop why the order could not be raised (it shows in the console and notifies)."""
+        self.request(
+            "POST",
+            "order_error",
+            path={"source_id": s2s_source_id, "order_id": order_id},
+            json={"error": error[:2000], "final": final},
+        )

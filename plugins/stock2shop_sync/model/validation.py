@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ISSUE_COLUMNS = ["source_id", "entity", "row", "record", "field", "value", "severity", "reason"]
+# Quantities and weights must fit a 32-bit integer (we assume Stock2Shop's store is no wider: it rejects
+# "Qty field is not an integer"); anything larger is a data error, quarantined rather than sent wrapped.
+MAX_WHOLE = 2_147_483_647
 
 _ACTIVE_WORDS = {
     "active": "active",
@@ -153,6 +156,11 @@ def _parse_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values.where(~bad), bad
 
 
+def _whole(values: pd.Series) -> pd.Series:
+    """Non-negative integers for the payload; out-of-range rows are quarantined, so clipping never reaches one."""
+    return values.clip(lower=0, upper=MAX_WHOLE).fillna(0).round().astype("int64")
+
+
 def _duplicates(df: pd.DataFrame, column: str, considered: pd.Series, issues: _Issues) -> None:
     values = _column(df, column)
     candidates = considered & ~_blank(values)
@@ -259,15 +267,24 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
     issues.add(active & (price < 0), "price", "price must not be negative")
 
     qty, bad_qty = _parse_number(_column(df, "qty"))
+    fractional = ~bad_qty & qty.notna() & (qty != np.floor(qty.fillna(0)))
+    too_large = qty.abs() > MAX_WHOLE
     issues.add(active & bad_qty, "qty", "qty must be a whole number")
-    issues.add(active & ~bad_qty & qty.notna() & (qty != np.floor(qty.fillna(0))), "qty", "qty must be a whole number")
-    issues.add(active & (qty < 0), "qty", "qty is negative; sent as 0 (Stock2Shop clamps negative stock)", "warning")
+    issues.add(active & fractional, "qty", "qty must be a whole number")
+    issues.add(active & too_large, "qty", f"qty is out of range (more than {MAX_WHOLE:,})")
+    issues.add(
+        active & (qty < 0) & ~fractional & ~too_large,
+        "qty",
+        "qty is negative; sent as 0 (Stock2Shop clamps negative stock)",
+        "warning",
+    )
 
     managed, bad_managed = _parse_bool(_column(df, "inventory_management"), default=True)
     issues.add(live & bad_managed, "inventory_management", "inventory_management must be true or false")
 
     grams, bad_grams = _parse_number(_column(df, "grams"))
     issues.add(active & (bad_grams | (grams < 0)), "grams", "grams must be a non-negative number")
+    issues.add(active & (grams > MAX_WHOLE), "grams", f"grams is out of range (more than {MAX_WHOLE:,})")
 
     for position in (1, 2, 3):
         value, name = _column(df, f"option{position}_value"), _column(df, f"option{position}_name")
@@ -283,10 +300,10 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
 
     df["product_active"] = state == "active"
     df["price"] = price.round(4)
-    df["qty"] = qty.clip(lower=0).fillna(0).round().astype("int64")
+    df["qty"] = _whole(qty)
     df["inventory_management"] = managed.fillna(True).astype(bool)
     if "grams" in df.columns:
-        df["grams"] = grams.fillna(0).round().astype("int64")
+        df["grams"] = _whole(grams)
     for column in [c for c in df.columns if c.startswith("price_")]:
         tier, bad_tier = _parse_number(df[column])
         issues.add(active & (bad_tier | (tier < 0)), column, f"{column} must be a non-negative number")
@@ -298,7 +315,8 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
             column,
             f"{column} must be a whole number",
         )
-        df[column] = wh.clip(lower=0).fillna(0).round().astype("int64")
+        issues.add(active & (wh.abs() > MAX_WHOLE), column, f"{column} is out of range (more than {MAX_WHOLE:,})")
+        df[column] = _whole(wh)
     keep = list(df.columns)
     return _finish(df, issues, "products", pd.Series(state, index=df.index), keep)
 

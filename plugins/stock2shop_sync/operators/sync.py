@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -30,13 +30,37 @@ def _load(config_path: str) -> SourceConfig:
         raise AirflowFailException(f"invalid source config: {exc}") from None
 
 
+def _params(context: Context) -> dict[str, Any]:
+    return dict(context.get("params") or {})
+
+
+def _skip_unless_selected(context: Context, entity: str) -> None:
+    """Manual runs may pick entities (param ``entities``); the others' tasks are skipped, not failed."""
+    selected = _params(context).get("entities")
+    if selected and entity not in selected:
+        raise AirflowSkipException(f"{entity} not selected in this run (entities={selected})")
+
+
+def _window(config: SourceConfig, context: Context) -> tuple[Any, Any]:
+    from stock2shop_sync import pipeline
+
+    dag_run = context.get("dag_run")
+    return pipeline.resolve_window(
+        config,
+        _params(context),
+        (context.get("data_interval_start"), context.get("data_interval_end")),
+        getattr(dag_run, "run_after", None),
+    )
+
+
 def _fail_fast(exc: Exception) -> bool:
     from stock2shop_sync.config import ConfigError
     from stock2shop_sync.hooks.stock2shop import Stock2ShopError
     from stock2shop_sync.model.canonical import MappingError
+    from stock2shop_sync.model.orders import OrderError
     from stock2shop_sync.model.validation import ValidationFailed
 
-    if isinstance(exc, (ConfigError, MappingError, ValidationFailed)):
+    if isinstance(exc, (ConfigError, MappingError, ValidationFailed, OrderError)):
         return True
     return isinstance(exc, Stock2ShopError) and not exc.retryable
 
@@ -73,9 +97,12 @@ class SourceExtractOperator(_SourceStepOperator):
     def run_step(self, config: SourceConfig, context: Context) -> dict[str, Any]:
         from stock2shop_sync import pipeline
 
-        full = bool((context.get("params") or {}).get("full_sync"))
-        since = None if full else pipeline.window_start(config, context.get("data_interval_start"))
-        return pipeline.extract(config, self.entity, context["run_id"], since=since)
+        _skip_unless_selected(context, self.entity)
+        try:
+            since, until = _window(config, context)
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from None
+        return pipeline.extract(config, self.entity, context["run_id"], since=since, until=until)
 
 
 class ValidateOperator(_SourceStepOperator):
@@ -125,13 +152,55 @@ class Stock2ShopUploadOperator(_SourceStepOperator):
     def run_step(self, config: SourceConfig, context: Context) -> dict[str, Any]:
         from stock2shop_sync import pipeline
         from stock2shop_sync.hooks.stock2shop import Stock2ShopHook
+        from stock2shop_sync.state import StateStore
 
         validated = context["ti"].xcom_pull(task_ids=self.upstream_task_id)
         hook = Stock2ShopHook(config.stock2shop.conn_id)
         try:
-            return pipeline.upload(config, self.entity, validated, hook)
+            return pipeline.upload(
+                config, self.entity, validated, hook, StateStore(), dry_run=bool(_params(context).get("dry_run"))
+            )
         finally:
             hook.close()
+
+
+class PushOrdersOperator(BaseOperator):
+    """Raise a source's pending Stock2Shop orders in the source, exactly once, and acknowledge them.
+
+    Every order is tried; then, if any failed, the task fails with their list (so alerts fire). It fails at
+    once (no Airflow retry) when every failure is one retrying cannot fix; transient failures let the task
+    retry, and the ledger makes a retry safe.
+    """
+
+    template_fields: Sequence[str] = ("config_path",)
+    ui_color = "#e0d4f7"
+
+    def __init__(self, *, config_path: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config_path = config_path
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from stock2shop_sync import pipeline
+        from stock2shop_sync.state import StateStore
+
+        config = _load(self.config_path)
+        _skip_unless_selected(context, "orders")
+        dry_run = bool(_params(context).get("dry_run"))
+        try:
+            result = pipeline.push_orders(config, store=StateStore(), dry_run=dry_run)
+        except Exception as exc:
+            if _fail_fast(exc):
+                raise AirflowFailException(str(exc)) from exc
+            raise
+        problems = result["problems"]
+        if problems:
+            context["ti"].xcom_push(key="return_value", value=result)  # the run report still sees the counts
+            listing = "; ".join(f"{p['order']}: {p['outcome']}: {p['error']}" for p in problems[:20])
+            message = f"{len(problems)} order(s) of {config.source_id} not raised: {listing}"
+            if not any(p["transient"] for p in problems):
+                raise AirflowFailException(message)
+            raise RuntimeError(message)
+        return result
 
 
 class SyncReportOperator(BaseOperator):
@@ -151,7 +220,15 @@ class SyncReportOperator(BaseOperator):
         config = _load(self.config_path)
         ti = context["ti"]
         steps = {task_id.split(".")[-1]: ti.xcom_pull(task_ids=task_id) for task_id in self.step_task_ids}
-        return pipeline.report(config, context["run_id"], steps)
+        summary = pipeline.report(config, context["run_id"], steps)
+        from stock2shop_sync.notifications import quality_notifiers
+
+        for notifier in quality_notifiers(config, summary):
+            try:
+                notifier(context)
+            except Exception:
+                self.log.exception("could not send the data-quality warning through %s", type(notifier).__name__)
+        return summary
 
 
 class ConfigErrorOperator(BaseOperator):

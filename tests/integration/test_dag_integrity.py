@@ -115,17 +115,15 @@ def test_broken_config_task_fails_with_the_error(sources_dir: Path) -> None:
         task.execute({})
 
 
-def test_parse_time_with_50_sources(sources_dir: Path) -> None:
+def test_fifty_sources_build_fifty_dags_from_one_file(sources_dir: Path) -> None:
+    """Many sources, one DAG file. How long parsing takes is measured by `make bench` (not a timed test)."""
     template = ROOT / "include" / "sources" / "demo_custom_db.yaml"
     for n in range(50):
         text = template.read_text().replace("source_id: demo_custom_db", f"source_id: shop_{n:03d}")
         (sources_dir / f"shop_{n:03d}.yaml").write_text(text.replace("source_id: 101", f"source_id: {n + 1}"))
     shutil.copy(template, sources_dir / "zz_demo.yaml")
-    _dagbag()  # warm the interpreter's imports, as a long-running DAG processor is
     bag = _dagbag()
     assert bag.import_errors == {}
     assert len([d for d in bag.dag_ids if d.startswith("s2s_shop_")]) == 50
     (stat,) = bag.dagbag_stats  # one DAG file builds every source's DAG
-    seconds = stat.duration.total_seconds()
-    print(f"\nPARSE dags/stock2shop_sources.py with 51 source configs: {seconds:.3f} s")
-    assert seconds < 1.0
+    assert stat.dag_num == len(bag.dag_ids)

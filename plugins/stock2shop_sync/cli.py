@@ -202,11 +202,13 @@ def demo_summary(source_id: str, sandbox_url: str) -> int:
     )
     print(f"See them at {sandbox_url}/  (JSON: {sandbox_url}/sandbox/products, {sandbox_url}/sandbox/customers)")
     if report.get("orders"):
-        _print_orders(report["orders"], sandbox_url, s2s_source)
+        _print_orders(report["orders"], source_id)
     return 0
 
 
-def _print_orders(orders: dict[str, Any], sandbox_url: str, s2s_source: int | None) -> None:
+def _print_orders(orders: dict[str, Any], source_id: str) -> None:
+    from stock2shop_sync.state import StateStore
+
     counts = orders["counts"]
     print(
         "\nOrders: "
@@ -215,14 +217,9 @@ def _print_orders(orders: dict[str, Any], sandbox_url: str, s2s_source: int | No
     )
     for problem in orders["problems"]:
         print(f"  {problem['order']}: {problem['outcome']} (attempt {problem['attempts']}): {problem['error']}")
-    try:
-        url = f"{sandbox_url}/sandbox/orders?source_id={s2s_source}"
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
-            acknowledged = [o for o in json.load(response) if o["source_order_code"]]
-    except OSError:
-        return
-    for order in acknowledged:
-        print(f"  Stock2Shop order {order['order_id']} -> ERP document {order['source_order_code']}")
+    # The order ledger knows every order raised for this source, whichever inbox it came from.
+    for entry in StateStore().entries(source_id, statuses=["acknowledged"]):
+        print(f"  Stock2Shop order {entry.order_id} -> ERP document {entry.document_number}")
 
 
 def retry_order(source_id: str, order_id: str) -> int:

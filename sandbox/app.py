@@ -14,6 +14,7 @@ code), so re-sending the same data never duplicates anything. People and tests r
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 import secrets
@@ -24,6 +25,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
@@ -68,7 +70,8 @@ CREATE TABLE IF NOT EXISTS requests (
     method TEXT NOT NULL,
     path TEXT NOT NULL,
     status INTEGER NOT NULL,
-    items INTEGER NOT NULL DEFAULT 0
+    items INTEGER NOT NULL DEFAULT 0,
+    content_encoding TEXT
 );
 """
 
@@ -92,6 +95,8 @@ class _Store:
         self.lock = threading.Lock()
         self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         self.db.commit()
 
@@ -179,8 +184,8 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
 
     def log_request(request: Request, status: int, items: int = 0) -> None:
         store.execute(
-            "INSERT INTO requests (at, method, path, status, items) VALUES (?, ?, ?, ?, ?)",
-            (time.time(), request.method, request.url.path, status, items),
+            "INSERT INTO requests (at, method, path, status, items, content_encoding) VALUES (?, ?, ?, ?, ?, ?)",
+            (time.time(), request.method, request.url.path, status, items, request.headers.get("content-encoding")),
         )
 
     def answer(
@@ -261,9 +266,15 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
         _, refused = authorise(request)
         if refused:
             return refused
+        raw = await request.body()
+        if request.headers.get("content-encoding", "").lower() == "gzip":
+            try:
+                raw = gzip.decompress(raw)
+            except (OSError, EOFError):
+                return answer(request, 400, {"errors": "body is not valid gzip"})
         try:
-            body = await request.json()
-        except ValueError:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             return answer(request, 400, {"errors": "body is not JSON"})
         items = body.get(key) if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
@@ -293,7 +304,7 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
                     str(i["source"]["source_product_code"]),
                     str(i["product"]["variants"]["sku"]),
                     "true" if _bool_text(i["source"]["product_active"]) else "false",
-                    json.dumps(i, sort_keys=True),
+                    orjson.dumps(i, option=orjson.OPT_SORT_KEYS).decode(),
                     now,
                     now,
                 )
@@ -315,7 +326,7 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
                     int(i["source"]["source_id"]),
                     str(i["source"]["source_customer_code"]),
                     "true" if _bool_text(i["source"]["customer_active"]) else "false",
-                    json.dumps(i, sort_keys=True),
+                    orjson.dumps(i, option=orjson.OPT_SORT_KEYS).decode(),
                     now,
                     now,
                 )

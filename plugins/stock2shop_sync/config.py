@@ -482,6 +482,8 @@ class Stock2ShopTarget(_Strict):
 
     conn_id: str = "stock2shop_default"
     source_id: int = Field(gt=0)
+    #: Queue requests in flight at once (they share one token and stay inside the advertised rate limit).
+    upload_concurrency: int = Field(default=4, ge=1, le=16)
 
 
 class ValidationSettings(_Strict):

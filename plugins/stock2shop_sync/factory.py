@@ -72,7 +72,10 @@ def _params(config: SourceConfig) -> dict[str, Param]:
             False,
             type="boolean",
             title="Full sync",
-            description="Read every record, not only those changed in the run's window.",
+            description=(
+                "Read every record, not only those changed in the run's window, and send every item to "
+                "Stock2Shop even when its fingerprint says it has not changed (repairs drift)."
+            ),
             section="What to sync",
         ),
         "entities": Param(

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from stock2shop_sync import staging
 from stock2shop_sync.config import SourceConfig, resolve_mapping
 from stock2shop_sync.connectors import get_connector
-from stock2shop_sync.model.payloads import BUILDERS
 from stock2shop_sync.model.validation import VALIDATORS, check_threshold
 
 if TYPE_CHECKING:
+    from stock2shop_sync.fingerprints import FingerprintStore
     from stock2shop_sync.hooks.stock2shop import Stock2ShopHook
     from stock2shop_sync.state import StateStore
 
@@ -29,6 +29,7 @@ def extract(
     """Read ``entity`` from the source (changed in ``[since, until)`` where the source can filter) and stage it."""
     connector = get_connector(config, resolve_mapping(config))
     frame = connector.extract(entity, since=since, until=until)
+    complete = connector.read_everything
     path = staging.write_frame(frame, staging.run_folder(config.source_id, run_id) / f"{entity}_extracted.parquet")
     log.info(
         "source %s: extracted %d %s rows%s -> %s",
@@ -44,6 +45,8 @@ def extract(
         "rows": len(frame),
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
+        # The whole source was read (no window applied): items missing from it were removed at the source.
+        "complete": complete,
     }
 
 
@@ -137,7 +140,15 @@ def merge(
             log.warning("linked source %s owns %s but has no such column", report.source_id, report.missing_fields)
     folder = staging.run_folder(config.source_id, run_id)
     path = staging.write_frame(frame, folder / "products_merged.parquet")
-    return {"entity": "products", "path": path, "rows": len(frame), "linked": reports}
+    return {
+        "entity": "products",
+        "path": path,
+        "rows": len(frame),
+        "linked": reports,
+        "complete": extracted.get("complete", False),
+        "since": extracted.get("since"),
+        "until": extracted.get("until"),
+    }
 
 
 def validate(config: SourceConfig, entity: str, extracted: dict[str, Any], run_id: str) -> dict[str, Any]:
@@ -165,7 +176,14 @@ def validate(config: SourceConfig, entity: str, extracted: dict[str, Any], run_i
     if len(result.issues) > 20:
         log.warning("  ... and %d more issues in %s", len(result.issues) - 20, report_path)
     check_threshold(result, config.source_id, config.validation.max_invalid_share)
-    return {"entity": entity, "path": valid_path, "quarantine_report": report_path, **counts}
+    return {
+        "entity": entity,
+        "path": valid_path,
+        "quarantine_report": report_path,
+        "input_path": extracted["path"],
+        "complete": extracted.get("complete", False),
+        **counts,
+    }
 
 
 def upload(
@@ -176,21 +194,58 @@ def upload(
     store: StateStore | None = None,
     *,
     dry_run: bool = False,
+    full_sync: bool = False,
+    fingerprints: FingerprintStore | None = None,
 ) -> dict[str, Any]:
-    """Send the valid rows to Stock2Shop in batches; remember the SKUs it accepted (orders are routed by them).
-    A dry run builds every payload and reports what it would send, sending nothing."""
+    """Send Stock2Shop what changed: new and changed items (by fingerprint), and deletions of accepted items the
+    source no longer returns (when the extract read the whole source). ``full_sync`` sends every item.
+
+    Fingerprints are recorded for exactly the batches Stock2Shop accepted, also when a later batch fails, so a
+    retried or killed upload sends only what is still missing. A dry run reports what it would send.
+    """
+    import polars as pl
+
+    from stock2shop_sync.fingerprints import FingerprintStore, plan_upload
+    from stock2shop_sync.model.payloads import payload_lines
+
+    assert config.stock2shop is not None
+    fingerprints = fingerprints or FingerprintStore()
+    s2s_id = config.stock2shop.source_id
     frame = staging.read_frame(validated["path"])
-    items = BUILDERS[entity](frame, config.stock2shop.source_id)
+    current = payload_lines(entity, frame, s2s_id)
+    present = None
+    if validated.get("complete") and validated.get("input_path"):
+        from stock2shop_sync.model.payloads import KEYS
+
+        present = pl.from_pandas(staging.read_frame(validated["input_path"], columns=[KEYS[entity]])).to_series()
+    previous = fingerprints.load(config.source_id, entity)
+    plan = plan_upload(entity, current, previous, present_keys=present, stock2shop_source_id=s2s_id, full=full_sync)
+    counts = plan.counts
+    summary = (
+        f"{counts['items']} {entity}: {counts['new']} new, {counts['changed']} changed, "
+        f"{counts['unchanged']} unchanged, {counts['gone']} no longer in the source"
+        + (" (full sync: sending all)" if full_sync else "")
+    )
     if dry_run:
-        log.info("source %s: dry run: would upload %d %s; nothing sent", config.source_id, len(items), entity)
-        return {"entity": entity, "uploaded": 0, "batches": 0, "would_upload": len(items), "dry_run": True}
-    if not items:
-        log.info("source %s: no %s to upload", config.source_id, entity)
-        return {"entity": entity, "uploaded": 0, "batches": 0}
-    result = hook.queue(entity, items)
-    if entity == "products" and store is not None and config.orders.enabled:
-        active = frame["product_active"].astype(bool)
-        store.record_synced(config.source_id, frame.loc[active, "sku"].tolist(), frame.loc[~active, "sku"].tolist())
+        log.info("source %s: dry run: %s; would send %d; nothing sent", config.source_id, summary, counts["to_send"])
+        return {"entity": entity, "uploaded": 0, "batches": 0, "would_upload": counts["to_send"], "dry_run": True,
+                **_plan_counts(counts)}  # fmt: skip
+    log.info("source %s: %s; sending %d", config.source_id, summary, counts["to_send"])
+    if not plan.send.height:
+        return {"entity": entity, "uploaded": 0, "batches": 0, **_plan_counts(counts)}
+    accepted: list[tuple[int, int]] = []
+    try:
+        result = hook.queue_lines(
+            entity,
+            plan.send.get_column("line").to_list(),
+            concurrency=config.stock2shop.upload_concurrency,
+            on_accepted=lambda start, stop: accepted.append((start, stop)),
+        )
+    finally:
+        # Whatever happened, remember what Stock2Shop accepted (and, for orders, which SKUs it now holds).
+        fingerprints.save(config.source_id, entity, plan.accepted_fingerprints(sorted(accepted)))
+        if entity == "products" and store is not None and config.orders.enabled and accepted:
+            _record_synced_skus(config, store, plan.send, accepted)
     log.info(
         "source %s: uploaded %d %s in %d batches (%d retried requests); Stock2Shop queued %d",
         config.source_id,
@@ -200,7 +255,27 @@ def upload(
         result.retries,
         result.queued,
     )
-    return {"entity": entity, "uploaded": result.items, "batches": result.batches, "queued": result.queued}
+    return {"entity": entity, "uploaded": result.items, "batches": result.batches, "queued": result.queued,
+            **_plan_counts(counts)}  # fmt: skip
+
+
+def _plan_counts(counts: dict[str, int]) -> dict[str, int]:
+    return {k: counts[k] for k in ("new", "changed", "unchanged", "gone")}
+
+
+def _record_synced_skus(config: SourceConfig, store: StateStore, sent: Any, accepted: list[tuple[int, int]]) -> None:
+    """Orders are routed by the SKUs Stock2Shop holds for a source: add the active ones accepted, drop the rest."""
+    import numpy as np
+    import polars as pl
+
+    flags = np.zeros(sent.height, dtype=bool)
+    for start, stop in accepted:
+        flags[start:stop] = True
+    done = sent.filter(pl.Series(flags))
+    # An unescaped quote only occurs in the JSON's structure, never inside a string value.
+    inactive = done.get_column("line").str.contains('"product_active":"false"', literal=True)
+    keys = done.get_column("key")
+    store.record_synced(config.source_id, keys.filter(~inactive).to_list(), keys.filter(inactive).to_list())
 
 
 def push_orders(

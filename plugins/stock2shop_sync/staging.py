@@ -40,11 +40,11 @@ def write_frame(df: pd.DataFrame, path: ObjectStoragePath) -> str:
     return str(path)
 
 
-def read_frame(path: str) -> pd.DataFrame:
+def read_frame(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     import pandas as pd
 
     with ObjectStoragePath(path).open("rb") as handle:
-        return pd.read_parquet(handle)
+        return pd.read_parquet(handle, columns=columns)
 
 
 def write_csv(df: pd.DataFrame, path: ObjectStoragePath) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pyodbc
 import pytest
 import requests
 from airflow.dag_processing.dagbag import DagBag
@@ -103,13 +105,40 @@ def test_dag_syncs_demo_database_into_sandbox(sandbox: str, sources_dir: Path, s
         ("ACC006", "email", "email is not a valid address"),
     ]
 
-    # A second run re-sends everything (delta sync comes later) but never duplicates or corrupts.
+    # Delta sync. Nothing changed: nothing is sent, and nothing already synced is touched.
     rerun, rerun_states = _run("e2e_shop")
     assert rerun.state == DagRunState.SUCCESS, rerun_states
     again = _products(sandbox, 101)
-    assert set(again) == set(products)
-    assert {r["times_received"] for r in again.values()} == {2}
-    assert {k: r["payload"] for k, r in again.items()} == {k: r["payload"] for k, r in products.items()}
+    assert {k: (r["times_received"], r["payload"]) for k, r in again.items()} == {
+        k: (1, r["payload"]) for k, r in products.items()
+    }
+    report = json.loads((staging_root() / "e2e_shop" / "latest_run_report.json").read_text())
+    assert report["entities"]["products"]["uploaded"] == 0
+    assert report["entities"]["customers"]["uploaded"] == 0
+
+    # One price changes and one variant leaves the source: exactly those two are sent.
+    with closing(pyodbc.connect(f"DRIVER={{SQLite3}};Database={sqlite_source['path']}")) as conn:
+        conn.execute("UPDATE products SET selling_price = 749 WHERE item_code = 'HOOD-ZIP-XL'")
+        conn.execute("DELETE FROM products WHERE item_code = 'HOOD-ZIP-M'")
+        conn.commit()
+    changed, changed_states = _run("e2e_shop")
+    assert changed.state == DagRunState.SUCCESS, changed_states
+    after = _products(sandbox, 101)
+    resent = {k for k, r in after.items() if r["times_received"] == 2}
+    assert resent == {"HOOD-ZIP-XL", "HOOD-ZIP-M"}
+    assert after["HOOD-ZIP-XL"]["payload"]["product"]["variants"]["price"] == 749.0
+    assert after["HOOD-ZIP-M"]["product_active"] == "false"  # gone from the source: deleted in Stock2Shop
+    report = json.loads((staging_root() / "e2e_shop" / "latest_run_report.json").read_text())
+    assert report["entities"]["products"]["uploaded"] == 2
+
+    # full_sync sends everything again (the deleted variant is no longer the source's: it is not re-sent).
+    full = DagBag(dag_folder=str(ROOT / "dags" / "stock2shop_sources.py")).dags["s2s_e2e_shop"]
+    full_run = full.test(logical_date=None, run_conf={"full_sync": True})
+    assert full_run.state == DagRunState.SUCCESS
+    final = _products(sandbox, 101)
+    assert {k for k, r in final.items() if r["times_received"] == after[k]["times_received"] + 1} == set(after) - {
+        "HOOD-ZIP-M"
+    }
 
 
 def test_too_many_invalid_rows_fails_before_upload(

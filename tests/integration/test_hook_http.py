@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,51 @@ def test_login_is_retried_through_a_transient_failure(sandbox: str, monkeypatch:
     assert calls[0].endswith("/v1/users/authenticate")
     assert hook.logins == 1
     assert stats(sandbox)["products"] == 1
+
+
+def test_concurrent_uploads_stay_inside_the_advertised_limit_and_report_every_batch(limited) -> None:
+    url = limited(rate_limit=8, advertise=True)
+    hook = Stock2ShopHook(batch_size=2)
+    lines = [json.dumps(item(f"S{n:02d}")) for n in range(30)]
+    accepted: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def record(start: int, stop: int) -> None:
+        with lock:
+            accepted.append((start, stop))
+
+    hook.queue_lines("products", lines, concurrency=4, on_accepted=record)  # the first answer advertises 8/s
+
+    assert sorted(accepted) == [(n, n + 2) for n in range(0, 30, 2)]
+    assert stats(url)["products"] == 30
+    assert stats(url)["rate_limited"] <= 1  # at most the requests in flight before the limit was known
+    assert hook.logins == 1
+
+
+def test_a_failed_batch_stops_the_upload_after_reporting_the_accepted_ones(sandbox: str) -> None:
+    hook = Stock2ShopHook(batch_size=2)
+    lines = [json.dumps(item(f"S{n}")) for n in range(4)] + [json.dumps(item("BAD", source_id=999))]
+    lines += [json.dumps(item(f"T{n}")) for n in range(20)]
+    accepted: list[tuple[int, int]] = []
+
+    with pytest.raises(Stock2ShopError, match="source_id 999 is not a source of this client"):
+        hook.queue_lines("products", lines, concurrency=1, on_accepted=lambda a, b: accepted.append((a, b)))
+
+    assert accepted == [(0, 2), (2, 4)]
+    assert stats(sandbox)["products"] == 4
+
+
+def test_gzip_bodies_when_the_connection_says_the_api_takes_them(sandbox: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_connection(
+        monkeypatch,
+        "stock2shop_default",
+        {"conn_type": "http", "host": sandbox, "login": SANDBOX_USER, "password": SANDBOX_PASSWORD,
+         "extra": {"gzip": True}},
+    )  # fmt: skip
+    Stock2ShopHook().queue("products", [item(f"Z{n}", title="Ünïcode — ok") for n in range(700)])
+
+    queued = [r for r in requests.get(f"{sandbox}/sandbox/requests", timeout=5).json() if r["path"].endswith("/queue")]
+    assert [(r["status"], r["content_encoding"]) for r in queued] == [(200, "gzip"), (200, "gzip")]
+    rows = requests.get(f"{sandbox}/sandbox/products", timeout=5).json()
+    assert len(rows) == 700
+    assert rows[0]["payload"]["product"]["variants"]["title"] == "Ünïcode — ok"

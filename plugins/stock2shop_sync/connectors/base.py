@@ -32,6 +32,12 @@ class SourceConnector:
         self.mapping = mapping
         #: price_<tier> / qty_<warehouse> columns that read_raw pivoted in; they map to themselves.
         self.pivoted: list[str] = []
+        #: Whether the last :meth:`extract` read everything the source has (no time window applied).
+        self.read_everything = True
+
+    #: Whether :meth:`read_raw` sends ``since`` to the source (APIs with a modified-since filter do; SQL
+    #: mappings read their whole result set).
+    filters_by_time: bool = False
 
     def read_query(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         raise NotImplementedError
@@ -76,6 +82,9 @@ class SourceConnector:
         mapping's ``options.modified_field`` (rows changed later belong to the next window)."""
         section = self.mapping.entity(entity)
         raw = self.read_raw(entity, limit=limit, since=since)
+        self.read_everything = limit is None and not (since is not None and self.filters_by_time)
+        if until is not None and self.mapping.entity(entity).options.get("modified_field"):
+            self.read_everything = False
         if until is not None:
             raw = self._before(raw, entity, until)
         fields = dict(section.fields)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 class IsyncConnector(SourceConnector):
     """Read iSync products (one record per SKU); ``since`` sends the mapping's modified-since filter."""
 
+    filters_by_time = True  # sends `since`: a windowed read is not the whole source
+
     def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
         assert self.config.connection is not None
         hook = IsyncHook(self.config.connection.conn_id, requests_per_minute=self.config.api.requests_per_minute)

@@ -49,6 +49,8 @@ def _frame(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
 class SageAccountingConnector(SourceConnector):
     """Read items and customers page by page within Sage's limits; ``since`` filters by modification time."""
 
+    filters_by_time = True  # sends `since`: a windowed read is not the whole source
+
     def hook(self) -> SageAccountingHook:
         api = self.config.api
         assert self.config.connection is not None

@@ -47,6 +47,8 @@ def _records(result: dict[str, Any]) -> pd.DataFrame:
 class SageFinancialsConnector(SourceConnector):
     """Read Product2 records and price-book entries with SOQL."""
 
+    filters_by_time = True  # sends `since`: a windowed read is not the whole source
+
     def hook(self) -> Any:
         from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
         from airflow.sdk import BaseHook

@@ -157,8 +157,15 @@ class Stock2ShopUploadOperator(_SourceStepOperator):
         validated = context["ti"].xcom_pull(task_ids=self.upstream_task_id)
         hook = Stock2ShopHook(config.stock2shop.conn_id)
         try:
+            params = _params(context)
             return pipeline.upload(
-                config, self.entity, validated, hook, StateStore(), dry_run=bool(_params(context).get("dry_run"))
+                config,
+                self.entity,
+                validated,
+                hook,
+                StateStore(),
+                dry_run=bool(params.get("dry_run")),
+                full_sync=bool(params.get("full_sync")),
             )
         finally:
             hook.close()

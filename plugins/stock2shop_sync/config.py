@@ -11,6 +11,7 @@ Nothing in this module touches a database or the network: the DAG factory calls 
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ def sources_dir() -> Path:
 def mappings_dir() -> Path:
     """Folder of the mapping presets (``S2S_MAPPINGS_DIR`` or ``include/mappings``)."""
     return Path(os.environ.get("S2S_MAPPINGS_DIR") or PROJECT_ROOT / "include" / "mappings")
+
+
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -579,7 +583,8 @@ def _from_validation_error(exc: ValidationError, file: str, source_id: str | Non
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's C parser when PyYAML has it (the wheels do): the pure-Python one was most of a parse.
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
@@ -691,6 +696,15 @@ def load_mapping(name: str) -> Mapping:
     if not path.is_file():
         known = sorted(p.stem for p in mappings_dir().glob("*.yaml"))
         raise ConfigError(str(path), "(file)", f"no mapping preset {name!r}; known presets: {known}")
+    # Many sources share a preset: parse each file once per version of it (a long-lived DAG processor sees
+    # edits, because the modification time is part of the key). Mappings are frozen, so sharing is safe.
+    stat = path.stat()
+    return _load_mapping_file(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _load_mapping_file(path_text: str, _mtime_ns: int, _size: int) -> Mapping:
+    path = Path(path_text)
     data = _read_yaml(path)
     try:
         mapping = Mapping.model_validate(data)

@@ -119,7 +119,7 @@ class TestLoadAllReportsBrokenFiles:
         assert error.file == str(path)
         assert error.key == "line 3, column 14"
         assert "invalid YAML" in error.problem
-        assert "mapping values are not allowed here" in error.problem
+        assert "mapping values are not allowed" in error.problem
         assert str(error) == f"{path}: line 3, column 14: {error.problem}"
 
     def test_a_file_that_is_not_a_mapping_is_reported(self, folder: Path) -> None:

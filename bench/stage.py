@@ -1,0 +1,95 @@
+"""One measured stage of the benchmark, in its own process (as an Airflow task runs): its wall time and its
+peak RSS (``ru_maxrss`` of this process alone) are printed as one JSON line for :mod:`bench.run`.
+
+``python -m bench.stage <stage> <json args>``
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+
+def _config(source_id: str) -> Any:
+    from stock2shop_sync.config import load_all
+
+    configs, errors = load_all()
+    if errors:
+        raise SystemExit(f"bench configs do not load: {errors}")
+    return next(c for c in configs if c.source_id == source_id)
+
+
+def run(stage: str, args: dict[str, Any]) -> dict[str, Any]:
+    from stock2shop_sync import pipeline
+
+    if stage == "extract":
+        return pipeline.extract(_config(args["source"]), "products", args["run_id"])
+    if stage == "read_query":  # our reader on the products query alone, for the like-for-like comparison
+        from stock2shop_sync.config import resolve_mapping
+        from stock2shop_sync.connectors import get_connector
+
+        config = _config(args["source"])
+        mapping = resolve_mapping(config)
+        frame = get_connector(config, mapping).read_query(mapping.entity("products").query or "")
+        return {"rows": len(frame)}
+    if stage == "baseline_extract":
+        from bench.baseline import baseline_extract
+        from stock2shop_sync.config import resolve_mapping
+
+        config = _config(args["source"])
+        query = resolve_mapping(config).entity("products").query or ""
+        frame = baseline_extract(config.connection.conn_id, config.connection.driver, query)
+        return {"rows": len(frame)}
+    if stage == "merge":
+        linked = [(_config(args["linked"]), args["linked_extract"])]
+        return pipeline.merge(_config(args["source"]), args["extracted"], linked, args["run_id"])
+    if stage == "validate":
+        return pipeline.validate(_config(args["source"]), "products", args["extracted"], args["run_id"])
+    if stage == "baseline_validate":
+        from bench.baseline import baseline_validate
+        from stock2shop_sync import staging
+
+        frame = staging.read_frame(args["extracted"]["path"])
+        started = time.perf_counter()
+        valid, errors = baseline_validate(frame)
+        return {"rows": len(frame), "valid": len(valid), "errors": len(errors), "inner_s": time.perf_counter() - started}
+    if stage == "upload":
+        from stock2shop_sync.hooks.stock2shop import Stock2ShopHook
+
+        config = _config(args["source"])
+        hook = Stock2ShopHook(config.stock2shop.conn_id)
+        try:
+            return pipeline.upload(config, "products", args["validated"], hook, full_sync=args.get("full", False))
+        finally:
+            hook.close()
+    if stage == "parse":
+        from airflow.dag_processing.dagbag import DagBag
+
+        dag_file = args["dag_file"]
+        import statistics
+
+        DagBag(dag_folder=dag_file)  # warm imports, as a long-running DAG processor is
+        seconds = []
+        for _ in range(5):
+            bag = DagBag(dag_folder=dag_file)
+            (stat,) = bag.dagbag_stats
+            seconds.append(stat.duration.total_seconds())
+        return {"dags": len(bag.dag_ids), "errors": len(bag.import_errors), "parse_s": statistics.median(seconds),
+                "parse_max_s": max(seconds)}  # fmt: skip
+    raise SystemExit(f"unknown stage {stage!r}")
+
+
+def main() -> None:
+    stage, args = sys.argv[1], json.loads(sys.argv[2])
+    started = time.perf_counter()
+    result = run(stage, args)
+    seconds = time.perf_counter() - started
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("STAGE " + json.dumps({"stage": stage, "seconds": seconds, "peak_rss_mib": peak_mib, "result": result}))
+
+
+if __name__ == "__main__":
+    main()

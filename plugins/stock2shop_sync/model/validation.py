@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 from stock2shop_sync.model.canonical import ROW, SOURCE_ERROR
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+    import polars as pl
 
 ISSUE_COLUMNS = ["source_id", "entity", "row", "record", "field", "value", "severity", "reason"]
 # Quantities and weights must fit a 32-bit integer (we assume Stock2Shop's store is no wider: it rejects
@@ -140,20 +142,57 @@ def _parse_bool(series: pd.Series, default: bool) -> tuple[pd.Series, pd.Series]
     return parsed, bad
 
 
+_THOUSANDS = r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$"  # "1,299.00"
+_DECIMAL_COMMA = r"^[-+]?\d+,\d{1,2}$"  # "10,5" / "10,50"
+
+
+def _parse_numbers(df: pd.DataFrame, columns: list[str]) -> dict[str, tuple[pd.Series, pd.Series]]:
+    """Numbers from text for several columns at once (Polars runs them in parallel): for each column, its
+    values and the mask of rows where it was present but not a finite number. A missing column is all blank.
+
+    Thousands separators ("1,299.00") and a decimal comma ("10,5") are read; anything else fails. The comma
+    rules only run on columns that have a comma at all.
+    """
+    import pandas as pd
+    import polars as pl
+
+    present = [c for c in columns if c in df.columns]
+    out: dict[str, tuple[pd.Series, pd.Series]] = {
+        c: (pd.Series(float("nan"), index=df.index), pd.Series(False, index=df.index)) for c in columns
+    }
+    if not present:
+        return out
+    text = pl.from_pandas(df[present].astype("string")).select(
+        pl.col(c).cast(pl.String).str.strip_chars() for c in present
+    )
+    with_comma = text.select(pl.col(c).str.contains(",", literal=True).any() for c in present).row(0)
+
+    def number(column: str, comma: bool) -> pl.Expr:
+        value = pl.col(column)
+        if comma:
+            value = (
+                pl.when(value.str.contains(_THOUSANDS).fill_null(False))
+                .then(value.str.replace_all(",", "", literal=True))
+                .when(value.str.contains(_DECIMAL_COMMA).fill_null(False))
+                .then(value.str.replace(",", ".", literal=True))
+                .otherwise(value)
+            )
+        return value.cast(pl.Float64, strict=False).alias(column)
+
+    values = text.select(number(c, comma) for c, comma in zip(present, with_comma, strict=True))
+    presence = text.select((pl.col(c).is_not_null() & (pl.col(c) != "")).alias(c) for c in present)
+    finite = values.select(pl.col(c).is_finite().fill_null(False).alias(c) for c in present)
+    for column in present:
+        unreadable = presence.get_column(column).to_numpy() & ~finite.get_column(column).to_numpy()
+        numbers = values.get_column(column).to_numpy().astype("float64", copy=True)
+        numbers[unreadable] = float("nan")
+        out[column] = (pd.Series(numbers, index=df.index), pd.Series(unreadable, index=df.index))
+    return out
+
+
 def _parse_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numbers from text: returns (values, mask of present-but-not-a-finite-number)."""
-    import numpy as np
-    import pandas as pd
-
-    text = series.str.strip()
-    # "1,299.00": thousands separators; "10,5" / "10,50": a decimal comma. Anything else is left to fail.
-    thousands = text.str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?").fillna(False)
-    decimal_comma = text.str.fullmatch(r"[-+]?\d+,\d{1,2}").fillna(False)
-    text = text.mask(thousands, text.str.replace(",", "", regex=False))
-    text = text.mask(decimal_comma, text.str.replace(",", ".", regex=False))
-    values = pd.to_numeric(text.mask((text == "").fillna(False)), errors="coerce").astype("float64")
-    bad = ~_blank(series) & (values.isna() | ~np.isfinite(values.fillna(0)))
-    return values.where(~bad), bad
+    return _parse_numbers(series.rename("value").to_frame(), ["value"])["value"]
 
 
 def _whole(values: pd.Series) -> pd.Series:
@@ -161,71 +200,133 @@ def _whole(values: pd.Series) -> pd.Series:
     return values.clip(lower=0, upper=MAX_WHOLE).fillna(0).round().astype("int64")
 
 
+def _rows_listing(df: pd.DataFrame, mask: pd.Series, by: pd.Series) -> pd.Series:
+    """For the rows in ``mask``: "1, 5, 9", the rows that share their value of ``by`` (computed on the few
+    failing rows only)."""
+    listed = df.loc[mask].groupby(by[mask])[ROW].agg(lambda r: ", ".join(map(str, sorted(r))))
+    return by.map(listed)
+
+
+def _duplicated(frame: pl.DataFrame, columns: list[str], candidate: np.ndarray) -> np.ndarray:
+    """Rows (among ``candidate``) whose values of ``columns`` another candidate row has too.
+
+    64-bit hashes find the suspects fast; the suspects alone are then compared exactly, so a hash collision
+    can never flag a row."""
+    import numpy as np
+    import polars as pl
+
+    hashed = frame.select(pl.struct(columns).hash().alias("h")).to_series().to_numpy()
+    suspects = candidate & pl.Series(np.where(candidate, hashed, 0)).is_duplicated().to_numpy()
+    if not suspects.any():
+        return suspects
+    index = np.flatnonzero(suspects)
+    exact = frame[index].select(pl.struct(columns).is_duplicated()).to_series().to_numpy()
+    out = np.zeros(len(candidate), dtype=bool)
+    out[index[exact]] = True
+    return out
+
+
 def _duplicates(df: pd.DataFrame, column: str, considered: pd.Series, issues: _Issues) -> None:
+    import pandas as pd
+    import polars as pl
+
     values = _column(df, column)
-    candidates = considered & ~_blank(values)
-    dup = candidates & values.where(candidates).duplicated(keep=False)
+    candidate = (considered & ~_blank(values)).to_numpy()
+    frame = pl.DataFrame({"value": pl.from_pandas(values.astype("string")).cast(pl.String)})
+    dup = pd.Series(_duplicated(frame, ["value"], candidate), index=df.index)
     if not dup.any():
         return
-    rows_by_value = df.loc[dup].groupby(column)[ROW].agg(lambda r: ", ".join(map(str, sorted(r))))
-    reason = values.map(rows_by_value).radd(f"{column} is not unique within the source: it is on rows ")
+    reason = _rows_listing(df, dup, values).radd(f"{column} is not unique within the source: it is on rows ")
     issues.add(dup, column, reason)
 
 
 def _check_groups(df: pd.DataFrame, active: pd.Series, issues: _Issues) -> None:
     """Variants of one product (same ``source_product_code``) must agree on title and option names, have
     values for the same options, and each be a unique combination of option values (Stock2Shop ignores a
-    product whose variants are inconsistent). A product that breaks a rule is quarantined whole."""
-    import pandas as pd
+    product whose variants are inconsistent). A product that breaks a rule is quarantined whole.
 
-    code = _column(df, "source_product_code")
-    rows = active & ~_blank(code)
-    sizes = code.where(rows).map(code.where(rows).value_counts())
-    multi = rows & sizes.gt(1).fillna(False)
-    if not multi.any():
+    The group checks run in Polars over the whole frame; reasons are built for the failing rows only."""
+    import pandas as pd
+    import polars as pl
+
+    def text(name: str) -> pl.Series:
+        return pl.from_pandas(_column(df, name).astype("string")).cast(pl.String)
+
+    code_pd = _column(df, "source_product_code")
+    considered = (active & ~_blank(code_pd)).to_numpy()
+    frame = pl.DataFrame(
+        {
+            "code": text("source_product_code"),
+            "considered": considered,
+            "title": text("title").str.strip_chars(),
+            **{f"n{p}": text(f"option{p}_name").str.strip_chars() for p in (1, 2, 3)},
+            **{f"v{p}": text(f"option{p}_value") for p in (1, 2, 3)},
+        }
+    ).with_columns(code=pl.when(pl.col("considered")).then(pl.col("code")))
+    has = {p: pl.col(f"v{p}").str.strip_chars().fill_null("") != "" for p in (1, 2, 3)}
+    # An integer id per product code: grouping 1M rows by it is several times faster than by the strings.
+    frame = frame.with_columns(gid=pl.col("code").cast(pl.Categorical).to_physical())
+    frame = frame.with_columns(
+        multi=pl.col("gid").is_not_null() & (pl.len().over("gid") > 1),
+        pattern=pl.concat_str([pl.when(has[p]).then(pl.lit(str(p))).otherwise(pl.lit("-")) for p in (1, 2, 3)]),
+        **{f"name{p}": pl.when(has[p]).then(pl.col(f"n{p}")) for p in (1, 2, 3)},
+        **{f"key{p}": pl.col(f"v{p}").fill_null("").str.strip_chars().str.to_lowercase() for p in (1, 2, 3)},
+    )
+    if not frame.get_column("multi").any():
         return
 
-    def rows_of(mask: pd.Series, by: pd.Series) -> pd.Series:
-        listed = df.loc[mask].groupby(by[mask])[ROW].agg(lambda r: ", ".join(map(str, sorted(r))))
-        return by.map(listed)
-
-    def disagree(values: pd.Series) -> pd.Series:
-        counts = values.where(multi).groupby(code).nunique(dropna=True)
-        return multi & code.map(counts).fillna(0).gt(1)
-
-    present = [~_blank(_column(df, f"option{p}_value")) for p in (1, 2, 3)]
-    pattern = pd.Series("", index=df.index, dtype="string")
-    for position, has in zip((1, 2, 3), present, strict=True):
-        pattern = pattern + has.map({True: str(position), False: "-"}).astype("string")
-    checks = [("title", _column(df, "title").str.strip(), "title")]
-    for position, has in zip((1, 2, 3), present, strict=True):
-        name = _column(df, f"option{position}_name").str.strip().where(has)
-        checks.append((f"option{position}_name", name, f"option {position}'s name"))
-    checks.append(("option1_value", pattern, "which options they have"))
-    for field_name, values, what in checks:
-        mask = disagree(values)
+    checks = [
+        ("title", "title", "title"),
+        *((f"option{p}_name", f"name{p}", f"option {p}'s name") for p in (1, 2, 3)),
+        ("option1_value", "pattern", "which options they have"),
+    ]
+    # Per product: how many distinct (non-null) values each checked field has among its variants.
+    distinct = (
+        frame.filter(pl.col("multi"))
+        .group_by("gid")
+        .agg(*(pl.col(column).drop_nulls().n_unique().alias(f"d_{column}") for _, column, _ in checks))
+    )
+    joined = frame.select("gid", "multi", "key1", "key2", "key3").join(
+        distinct, on="gid", how="left", maintain_order="left"
+    )
+    masks = joined.select(
+        *(
+            (pl.col("multi") & (pl.col(f"d_{column}") > 1)).alias(field_name + "|" + what)
+            for field_name, column, what in checks
+        ),
+        multi=pl.col("multi"),
+    )
+    combination = pl.concat_str([pl.col("code"), pl.col("key1"), pl.col("key2"), pl.col("key3")], separator="|")
+    multi_rows = masks.get_column("multi").fill_null(False).to_numpy()
+    same_rows = _duplicated(joined, ["gid", "key1", "key2", "key3"], multi_rows)
+    code = code_pd
+    for name in masks.columns:
+        if "|" not in name:
+            continue
+        field_name, what = name.split("|", 1)
+        mask = pd.Series(masks.get_column(name).fill_null(False).to_numpy(), index=df.index)
         if mask.any():
             issues.add(
-                mask, field_name, "variants of product " + code + f" disagree on {what}: rows " + rows_of(mask, code)
+                mask,
+                field_name,
+                "variants of product " + code + f" disagree on {what}: rows " + _rows_listing(df, mask, code),
             )
-
-    combination = code
-    for position in (1, 2, 3):
-        value = _column(df, f"option{position}_value").fillna("").str.strip().str.casefold()
-        combination = combination + "|" + value
-    same = multi & combination.where(multi).duplicated(keep=False) & combination.notna()
+    same = pd.Series(same_rows, index=df.index)
     if same.any():
-        issues.add(same, "option1_value", "variants have the same option values: rows " + rows_of(same, combination))
+        key = pd.Series(frame.select(combination).to_series().to_numpy(), index=df.index)
+        issues.add(same, "option1_value", "variants have the same option values: rows " + _rows_listing(df, same, key))
 
     # The whole product is held back, not only the variants that differ.
+    multi = pd.Series(masks.get_column("multi").fill_null(False).to_numpy(), index=df.index)
     failing = issues.error_rows() & multi
-    rest = multi & code.isin(code[failing].unique()) & ~failing
-    if rest.any():
-        issues.add(
-            rest,
-            "source_product_code",
-            "another variant of product " + code + " is invalid, so the whole product is held back",
-        )
+    if failing.any():
+        rest = multi & code.isin(code[failing].unique()) & ~failing
+        if rest.any():
+            issues.add(
+                rest,
+                "source_product_code",
+                "another variant of product " + code + " is invalid, so the whole product is held back",
+            )
 
 
 def _finish(df: pd.DataFrame, issues: _Issues, entity: str, state: pd.Series, keep: list[str]) -> ValidationResult:
@@ -262,11 +363,14 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
     for name in ("title", "price", "qty"):
         issues.add(active & _blank(_column(df, name)), name, f"{name} is required")
 
-    price, bad_price = _parse_number(_column(df, "price"))
+    tier_columns = [c for c in df.columns if c.startswith("price_")]
+    stock_columns = [c for c in df.columns if c.startswith("qty_")]
+    numbers = _parse_numbers(df, ["price", "qty", "grams", *tier_columns, *stock_columns])
+    price, bad_price = numbers["price"]
     issues.add(active & bad_price, "price", "price must be a number")
     issues.add(active & (price < 0), "price", "price must not be negative")
 
-    qty, bad_qty = _parse_number(_column(df, "qty"))
+    qty, bad_qty = numbers["qty"]
     fractional = ~bad_qty & qty.notna() & (qty != np.floor(qty.fillna(0)))
     too_large = qty.abs() > MAX_WHOLE
     issues.add(active & bad_qty, "qty", "qty must be a whole number")
@@ -282,7 +386,7 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
     managed, bad_managed = _parse_bool(_column(df, "inventory_management"), default=True)
     issues.add(live & bad_managed, "inventory_management", "inventory_management must be true or false")
 
-    grams, bad_grams = _parse_number(_column(df, "grams"))
+    grams, bad_grams = numbers["grams"]
     issues.add(active & (bad_grams | (grams < 0)), "grams", "grams must be a non-negative number")
     issues.add(active & (grams > MAX_WHOLE), "grams", f"grams is out of range (more than {MAX_WHOLE:,})")
 
@@ -304,12 +408,12 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
     df["inventory_management"] = managed.fillna(True).astype(bool)
     if "grams" in df.columns:
         df["grams"] = _whole(grams)
-    for column in [c for c in df.columns if c.startswith("price_")]:
-        tier, bad_tier = _parse_number(df[column])
+    for column in tier_columns:
+        tier, bad_tier = numbers[column]
         issues.add(active & (bad_tier | (tier < 0)), column, f"{column} must be a non-negative number")
         df[column] = tier.round(4)
-    for column in [c for c in df.columns if c.startswith("qty_")]:
-        wh, bad_wh = _parse_number(df[column])
+    for column in stock_columns:
+        wh, bad_wh = numbers[column]
         issues.add(
             active & (bad_wh | (wh.notna() & (wh != np.floor(wh.fillna(0))))),
             column,

@@ -37,6 +37,7 @@ def run(stage: str, args: dict[str, Any]) -> dict[str, Any]:
         return {"rows": len(frame)}
     if stage == "baseline_extract":
         from bench.baseline import baseline_extract
+
         from stock2shop_sync.config import resolve_mapping
 
         config = _config(args["source"])
@@ -50,12 +51,18 @@ def run(stage: str, args: dict[str, Any]) -> dict[str, Any]:
         return pipeline.validate(_config(args["source"]), "products", args["extracted"], args["run_id"])
     if stage == "baseline_validate":
         from bench.baseline import baseline_validate
+
         from stock2shop_sync import staging
 
         frame = staging.read_frame(args["extracted"]["path"])
         started = time.perf_counter()
         valid, errors = baseline_validate(frame)
-        return {"rows": len(frame), "valid": len(valid), "errors": len(errors), "inner_s": time.perf_counter() - started}
+        return {
+            "rows": len(frame),
+            "valid": len(valid),
+            "errors": len(errors),
+            "inner_s": time.perf_counter() - started,
+        }
     if stage == "upload":
         from stock2shop_sync.hooks.stock2shop import Stock2ShopHook
 

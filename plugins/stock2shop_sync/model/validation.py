@@ -280,11 +280,19 @@ def _check_groups(df: pd.DataFrame, active: pd.Series, issues: _Issues) -> None:
         *((f"option{p}_name", f"name{p}", f"option {p}'s name") for p in (1, 2, 3)),
         ("option1_value", "pattern", "which options they have"),
     ]
-    # Per product: how many distinct (non-null) values each checked field has among its variants.
-    distinct = (
+    # Products whose variants all share one signature (title, option names, which options) agree on every
+    # checked field; only the others (normally none) are counted field by field, exactly.
+    signature = pl.struct([column for _, column, _ in checks]).hash()
+    suspects = (
         frame.filter(pl.col("multi"))
         .group_by("gid")
-        .agg(*(pl.col(column).drop_nulls().n_unique().alias(f"d_{column}") for _, column, _ in checks))
+        .agg((signature.n_unique() > 1).alias("suspect"))
+        .filter(pl.col("suspect"))
+        .get_column("gid")
+    )
+    suspect_rows = frame.filter(pl.col("gid").is_in(suspects.implode()))
+    distinct = suspect_rows.group_by("gid").agg(
+        *(pl.col(column).drop_nulls().n_unique().alias(f"d_{column}") for _, column, _ in checks)
     )
     joined = frame.select("gid", "multi", "key1", "key2", "key3").join(
         distinct, on="gid", how="left", maintain_order="left"

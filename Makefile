@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV := source scripts/env.sh &&
 
-.PHONY: help install odbc demo up test lint check-config check-mapping order-ddl retry-order sandbox stop lock clean
+.PHONY: help install odbc demo up test bench lint check-config check-mapping order-ddl retry-order sandbox stop lock clean
 
 help:
 	@echo "make demo          run the demo source end to end against the Stock2Shop sandbox"
 	@echo "make up            airflow standalone on http://localhost:8080 with the demo sources and the sandbox"
 	@echo "make test          run the whole test suite (real ODBC to SQLite, PostgreSQL and MariaDB)"
+	@echo "make bench         1M-variant benchmark against the OdbcHook/row-wise baseline (PostgreSQL + sandbox)"
 	@echo "make lint          ruff (with Airflow's AIR rules)"
 	@echo "make check-config  validate every source config in include/sources"
 	@echo "make check-mapping SOURCE=<id>  run a source's queries on a few rows: missing columns, types, a sample payload"
@@ -39,6 +40,9 @@ up: install
 
 test: install
 	@$(ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	@$(ENV) $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

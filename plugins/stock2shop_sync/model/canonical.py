@@ -45,6 +45,34 @@ def _clean_text(value: Any) -> Any:
     return _CONTROL.sub("", text)
 
 
+def clean_column(series: pd.Series) -> pd.Series:
+    """A raw column as canonical text: ``_clean_text`` of every value, vectorised where the column's type
+    allows (text through Arrow's kernels, numbers through pandas' formatting, which is ``str()``'s), and value
+    by value otherwise (Decimals, dates, mixed objects, and the rare text that needs a cp1252 repair)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return series.map({True: "True", False: "False"}, na_action="ignore").astype("string")
+    if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+        return series.astype("string")
+    is_text = pd.api.types.is_string_dtype(dtype) and (
+        not pd.api.types.is_object_dtype(dtype) or pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+    )
+    if not is_text:
+        return series.map(_clean_text, na_action="ignore").astype("string")
+    array = pa.array(series.astype("string").array, type=pa.large_string(), from_pandas=True)
+    repair = pc.match_substring_regex(array, "[\x80-\x9f]")
+    if pc.any(repair).as_py():  # cp1252 bytes read as Latin-1: fixed value by value, on those rows only
+        fixed = [_clean_text(v) if r else v for v, r in zip(array.to_pylist(), repair.to_pylist(), strict=True)]
+        array = pa.array(fixed, type=pa.large_string())
+    array = pc.utf8_normalize(array, form="NFC")
+    array = pc.replace_substring_regex(array, "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", "")
+    return pd.Series(pd.arrays.ArrowStringArray(pc.cast(array, pa.large_string())), index=series.index).astype("string")
+
+
 _C1 = re.compile("[\x80-\x9f]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -95,8 +123,7 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
         if actual is None:
             missing.append(f"{field} <- {column!r}")
             continue
-        series = raw[actual]
-        out[field] = series.map(_clean_text, na_action="ignore").astype("string")
+        out[field] = clean_column(raw[actual])
         if field in mapping.values:
             lookup = {str(k).strip().lower(): v for k, v in mapping.values[field].items()}
             out[field] = out[field].str.strip().str.lower().map(lookup).fillna(out[field]).astype("string")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 import pandas as pd
@@ -32,6 +33,9 @@ def _frame(header: list[str], rows: list[list[Any]], lines: list[int], errors: l
     frame[ROW] = pd.Series(lines, dtype="int64")
     frame[SOURCE_ERROR] = pd.Series(errors, dtype="string")
     return frame
+
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 def parse_csv(
@@ -62,6 +66,8 @@ def parse_csv(
     lines: list[int] = []
     errors: list[str | None] = []
     width = len(header)
+    # Bytes the codec could not decode became lone surrogates; only a file that has any is checked per record.
+    undecodable = _UNDECODABLE.search(text) is not None
     previous_line = reader.line_num
     while True:
         try:
@@ -79,7 +85,7 @@ def parse_csv(
         if not record or all(not cell.strip() for cell in record):
             continue  # blank lines carry no data
         problem = None
-        if any("\udc80" <= ch <= "\udcff" for cell in record for ch in cell):
+        if undecodable and any(_UNDECODABLE.search(cell) for cell in record):
             problem = f"line {line} is not valid {encoding} text"
             record = [cell.encode("utf-8", errors="surrogateescape").decode(codec, errors="replace") for cell in record]
         if len(record) != width:

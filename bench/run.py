@@ -298,8 +298,10 @@ def main() -> None:
     print(f"{'1% re-sync':<14} {delta_s:>12.2f} s  uploaded {uploaded_delta:,} of {changed:,} changed; "
           f"{delta_s / full_s:.1%} of the full sync")  # fmt: skip
     ours_peak = max(x["peak_rss_mib"] for k, x in r.items() if k.startswith(("full_", "delta_")))
-    print(f"{'peak RSS':<14} {ours_peak:>10.0f} MiB  the largest of any pipeline stage (each stage is its own "
-          f"process); the row-wise baseline validation took {r['validate_baseline']['peak_rss_mib']:.0f} MiB")  # fmt: skip
+    print(
+        f"{'peak RSS':<14} {ours_peak:>10.0f} MiB  the largest of any pipeline stage (each stage is its own "
+        f"process); row-wise baseline validation {r['validate_baseline']['peak_rss_mib']:.0f} MiB"
+    )
     print(f"{'DAG parse':<14} {parse['parse_s']:>12.3f} s  dags/stock2shop_sources.py with 100 source configs "
           f"({parse['dags']} DAGs)")  # fmt: skip
     print()

@@ -494,6 +494,10 @@ class ValidationSettings(_Strict):
     """How much bad data a run tolerates before it refuses to upload."""
 
     max_invalid_share: float = Field(default=0.1, ge=0.0, le=1.0)
+    #: Largest share of the items Stock2Shop holds for the source that one run may delete because the source
+    #: stopped returning them; past it the upload sends nothing (an emptied table or a broken query must not
+    #: wipe the catalogue).
+    max_delete_share: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
 class SourceConfig(_Strict):

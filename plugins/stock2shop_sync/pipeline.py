@@ -221,6 +221,16 @@ def upload(
     previous = fingerprints.load(config.source_id, entity)
     plan = plan_upload(entity, current, previous, present_keys=present, stock2shop_source_id=s2s_id, full=full_sync)
     counts = plan.counts
+    held, allowed = previous.height, config.validation.max_delete_share
+    if counts["gone"] and counts["gone"] > allowed * held:
+        from stock2shop_sync.model.validation import ValidationFailed
+
+        raise ValidationFailed(
+            f"source {config.source_id!r}, {entity}: the source no longer returns {counts['gone']} of the {held} "
+            f"items Stock2Shop holds for it ({counts['gone'] / held:.1%}), more than the allowed {allowed:.0%} "
+            "(validation.max_delete_share); nothing was sent. If the source really dropped them, raise the limit "
+            "for one run; otherwise check the source's query and data."
+        )
     summary = (
         f"{counts['items']} {entity}: {counts['new']} new, {counts['changed']} changed, "
         f"{counts['unchanged']} unchanged, {counts['gone']} no longer in the source"

@@ -162,3 +162,37 @@ def test_an_upload_that_fails_midway_resends_only_what_was_not_accepted(
     assert (result["new"], result["unchanged"]) == (3, 2)
     assert third.sent == []
     assert again["unchanged"] == 5
+
+
+def test_a_source_that_suddenly_returns_almost_nothing_deletes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stock2shop_sync.config import SourceConfig
+    from stock2shop_sync.model.validation import ValidationFailed
+
+    monkeypatch.setenv("S2S_STAGING_URL", f"file://{tmp_path / 'staging'}")
+    config = SourceConfig.model_validate(
+        {
+            "source_id": "shop",
+            "type": "custom_database",
+            "connection": {"conn_id": "x"},
+            "stock2shop": {"source_id": S2S},
+        }
+    )
+    folder = staging.run_folder("shop", "run1")
+    everything = valid_products(*(tee(f"TEE-{n}", str(n)) for n in range(10)))
+    full = {"path": staging.write_frame(everything, folder / "all.parquet"), "complete": True}
+    full["input_path"] = full["path"]
+    upload(config, "products", full, FailingHook(accept=100))
+    few = valid_products(tee("TEE-0", "0"), tee("TEE-1", "1"))  # the table was emptied by mistake
+    partial = {"path": staging.write_frame(few, folder / "few.parquet"), "complete": True}
+    partial["input_path"] = partial["path"]
+    hook = FailingHook(accept=100)
+
+    with pytest.raises(ValidationFailed, match=r"no longer returns 8 of the 10 items .* nothing was sent"):
+        upload(config, "products", partial, hook)
+
+    assert hook.sent == []
+    lenient = config.model_copy(update={"validation": config.validation.model_copy(update={"max_delete_share": 0.9})})
+    result = upload(lenient, "products", partial, hook)
+    assert (result["gone"], len(hook.sent)) == (8, 8)

@@ -351,7 +351,7 @@ class Stock2ShopHook(BaseHook):
         when a later batch fails, so the caller can record exactly what was accepted. The first batch that fails
         for good stops further batches from being sent and is raised once the batches in flight are done.
         """
-        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         endpoint, key = self.QUEUE_KEYS[entity]
         result = UploadResult(items=len(lines))
@@ -379,7 +379,7 @@ class Stock2ShopHook(BaseHook):
                 pending = set()
                 for start in starts:
                     if len(pending) >= concurrency:
-                        done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for future in done:
                             future.result()  # a failed batch: stop sending (the rest finish below)
                     pending.add(pool.submit(send, start))

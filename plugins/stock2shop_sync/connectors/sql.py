@@ -1,7 +1,19 @@
 """SQL sources over ODBC (Custom Database and the on-premise ERP presets).
 
-The query comes from the mapping and is run read-only through the ODBC provider's ``OdbcHook``; rows are
-fetched in chunks so a large catalogue never sits in memory twice as Python row objects.
+The query comes from the mapping and runs on the connection string the ODBC provider's ``OdbcHook`` builds from
+the source's Airflow connection. Two readers give the same canonical frames:
+
+* ``arrow`` (the default): ``arrow-odbc`` streams the result set as Arrow record batches (bounded buffers, no
+  Python object per value), gathered into one Arrow table and converted column by column to what the pyodbc
+  reader would give (DECIMAL as ``str(Decimal)`` text, nullable integers, microsecond timestamps);
+* ``pyodbc``: ``OdbcHook.get_conn()`` rows fetched in chunks of :data:`FETCH_ROWS`. Always used when the
+  source sets a text ``encoding`` (the bytes are decoded here), when ``limit`` asks for a few rows (the mapping
+  check), and when arrow-odbc fails on a query (e.g. a value wider than :data:`MAX_TEXT_BYTES`, or wider
+  than the size the driver reports for its column), with a warning that names the source but never the
+  connection string.
+
+The environment variable ``S2S_ODBC_READER`` (``arrow`` or ``pyodbc``), read at every query, picks the reader:
+set ``S2S_ODBC_READER=pyodbc`` on a worker to go back to the plain OdbcHook path.
 
 Orders go through :class:`SqlOrderSink`: the mapping's statements, run in one transaction on the source's
 read-write order connection (``orders.conn_id``), after an existence check on the order's reference.
@@ -28,22 +40,119 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 FETCH_ROWS = 10_000
 #: Rows per Arrow record batch, and the widest text/binary value arrow-odbc buffers (the driver may report
-#: VARCHAR(MAX)/TEXT as unbounded; longer values are cut by the driver, so keep this above any real field).
+#: VARCHAR(MAX)/TEXT as unbounded; a longer value makes arrow-odbc fail, and the query is read through OdbcHook).
 ARROW_BATCH_ROWS = 100_000
 MAX_TEXT_BYTES = 65_536
+#: Upper bound of one transit buffer (arrow-odbc sizes it by the widest possible row, not the actual data, and
+#: keeps two while it fetches the next batch concurrently); fewer rows go in a batch when rows are wide.
+ARROW_BATCH_BYTES = 128 * 1024 * 1024
+#: Driver text of a number that ``str(Decimal(text))`` leaves as it is: no exponent, no leading zeros, and
+#: not below 1E-6 (``0.000000…``), which Decimal writes in exponent form (``1E-7``, ``0E-10``).
+_PLAIN_DECIMAL = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"
+_TINY_DECIMAL = r"^-?0\.0{6}"
 
 
-def _wide_floats(schema: pa.Schema) -> pa.Schema:
-    """Read every floating-point column as float64: some drivers describe FLOAT8/DOUBLE so that arrow-odbc
-    would pick float32, and 1.1 would come back as 1.100000023841858."""
+def _arrow_schema(schema: pa.Schema) -> pa.Schema:
+    """The types arrow-odbc fetches into, adjusted so values come out as pyodbc gives them:
+
+    * DECIMAL/NUMERIC as the driver's text, which pyodbc turns into ``Decimal(text)``: the scale a driver
+      reports is not always the value's (PostgreSQL's unconstrained NUMERIC and computed columns such as
+      ``SUM(price)`` report NUMERIC(28,6): 45.5 would come back as 45.500000 and 1E-7 as 0.000000);
+    * floating point as float64: some drivers describe FLOAT8/DOUBLE so that arrow-odbc would pick float32,
+      and 1.1 would come back as 1.100000023841858 (pyodbc always asks the driver for a C double);
+    * timestamps in microseconds, pyodbc's (and ``datetime``'s) precision: a driver that reports a
+      seconds-wide TIMESTAMP (SQLite) would otherwise lose the fraction, and nanoseconds cannot hold 9999-12-31;
+    * fixed-width binary as variable-width: arrow-odbc aborts the whole process (a Rust panic, not an
+      exception) when a BINARY/BLOB value is shorter than the width the driver reported (SQLite BLOB: 255);
+    * BIT as a small integer (turned back into booleans in :func:`_arrow_to_pandas`): MariaDB's driver hands
+      arrow-odbc's bulk-bound BIT(1) columns back as all NULL.
+    """
     import pyarrow as pa
 
-    return pa.schema(
-        [field.with_type(pa.float64()) if pa.types.is_floating(field.type) else field for field in schema],
-        metadata=schema.metadata,
+    def mapped(kind: pa.DataType) -> pa.DataType:
+        if pa.types.is_decimal(kind):
+            return pa.string()
+        if pa.types.is_floating(kind):
+            return pa.float64()
+        if pa.types.is_timestamp(kind):
+            return pa.timestamp("us", tz=kind.tz)
+        if pa.types.is_fixed_size_binary(kind):
+            return pa.binary()
+        if pa.types.is_boolean(kind):
+            return pa.uint8()
+        return kind
+
+    return pa.schema([field.with_type(mapped(field.type)) for field in schema], metadata=schema.metadata)
+
+
+def _decimal_text(column: pa.ChunkedArray) -> pd.Series:
+    """A DECIMAL column fetched as the driver's text, written as ``str(Decimal(text))`` is on the pyodbc path
+    ("45.50" stays "45.50", "0.0000001" becomes "1E-7", NaN becomes null): vectorised, with Python's Decimal
+    only for the rare text that is not already in that form."""
+    from decimal import Decimal, InvalidOperation
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(column, pa.large_string())
+    odd = pc.or_(
+        pc.invert(pc.match_substring_regex(text, _PLAIN_DECIMAL)), pc.match_substring_regex(text, _TINY_DECIMAL)
     )
+    if pc.any(odd).as_py():
+
+        def as_decimal(value: str) -> str | None:
+            try:
+                number = Decimal(value)
+            except InvalidOperation:
+                return value
+            return None if number.is_nan() else str(number)
+
+        fixed = [as_decimal(v) if o else v for v, o in zip(text.to_pylist(), odd.to_pylist(), strict=True)]
+        text = pa.chunked_array([pa.array(fixed, type=pa.large_string())])
+    return pd.Series(pd.arrays.ArrowStringArray(text))
+
+
+def _arrow_to_pandas(table: pa.Table, inferred: pa.Schema) -> pd.DataFrame:
+    """The frame the pyodbc path would give, column by column without a Python object per value where the type
+    allows: text as pandas strings, DECIMAL as ``str(Decimal)`` text, integers and booleans as nullable pandas
+    types (NULL stays missing, 3 stays "3" and not "3.0"), dates, times and binary as Python objects.
+    ``inferred`` is the schema arrow-odbc read from the driver, before :func:`_arrow_schema` changed it."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns: dict[int, pd.Series] = {}
+    for position, (column, field) in enumerate(zip(table.columns, inferred, strict=True)):
+        kind = column.type
+        if pa.types.is_decimal(field.type):
+            columns[position] = _decimal_text(column)
+        elif pa.types.is_boolean(field.type):
+            flags = pc.not_equal(column, pa.scalar(0, kind))
+            columns[position] = flags.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            columns[position] = pd.Series(pd.arrays.ArrowStringArray(column.cast(pa.large_string())))
+        elif pa.types.is_integer(kind):
+            nullable = pd.api.types.pandas_dtype(str(kind).replace("uint", "UInt").replace("int", "Int"))
+            columns[position] = column.to_pandas(types_mapper={kind: nullable}.get)
+        else:
+            columns[position] = column.to_pandas()
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows), copy=False)
+    frame.columns = table.column_names  # positional: a query may return two columns of the same name
+    return frame
+
+
+def _reason(exc: Exception, hook: OdbcHook) -> str:
+    """A driver error on one line for the log (the driver's message, never the connection string), with the
+    connection's password blanked out should a driver ever repeat it."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    password = hook.connection.password
+    if password:
+        reason = reason.replace(password, "***")
+    return reason[:500]
 
 
 class SqlConnector(SourceConnector):
@@ -59,53 +168,45 @@ class SqlConnector(SourceConnector):
         """The query's rows: streamed as Arrow record batches by ``arrow-odbc`` (bounded memory, no Python
         object per value), or through ``OdbcHook``/pyodbc when the source sets a text ``encoding`` (its bytes
         need decoding here), when only a few rows are asked for, when ``S2S_ODBC_READER=pyodbc``, or when the
-        driver cannot serve arrow-odbc (logged once per read)."""
-        reader = os.environ.get("S2S_ODBC_READER", "arrow").strip().lower()
+        driver cannot serve arrow-odbc (logged as a warning). Both give the same canonical frame."""
+        reader = os.environ.get("S2S_ODBC_READER", "arrow").strip().lower() or "arrow"
+        if reader not in ("arrow", "pyodbc"):
+            raise ValueError(f"S2S_ODBC_READER={reader!r}: use 'arrow' (the default) or 'pyodbc'")
         if reader == "arrow" and limit is None and not self.config.connection.encoding:
             import arrow_odbc
 
+            hook = self.hook()
             try:
-                return self._read_arrow(query)
+                return self._read_arrow(query, hook)
             except arrow_odbc.Error as exc:
-                # The driver's message never holds the connection string, but keep it to the first line.
-                reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
                 log.warning(
                     "source %s: arrow-odbc could not read this query (%s); reading it through OdbcHook instead",
                     self.config.source_id,
-                    reason,
+                    _reason(exc, hook),
                 )
         return self._read_pyodbc(query, limit=limit)
 
-    def _read_arrow(self, query: str) -> pd.DataFrame:
+    def _read_arrow(self, query: str, hook: OdbcHook) -> pd.DataFrame:
         import arrow_odbc
-        import pandas as pd
         import pyarrow as pa
 
-        hook = self.hook()
+        inferred: list[pa.Schema] = []
+
+        def schema(described: pa.Schema) -> pa.Schema:
+            inferred.append(described)
+            return _arrow_schema(described)
+
         batches = arrow_odbc.read_arrow_batches_from_odbc(
             query=query,
             connection_string=hook.odbc_connection_string,
             batch_size=ARROW_BATCH_ROWS,
+            max_bytes_per_batch=ARROW_BATCH_BYTES,
             max_text_size=MAX_TEXT_BYTES,
             max_binary_size=MAX_TEXT_BYTES,
-            map_schema=_wide_floats,
+            map_schema=schema,
         )
         table = pa.Table.from_batches(list(batches), schema=batches.schema)
-        columns = {}
-        for name, column in zip(table.column_names, table.columns, strict=True):
-            kind = column.type
-            if pa.types.is_decimal(kind):
-                # Decimal text as the database wrote it ("45.50"), as str(Decimal) gives on the pyodbc path.
-                columns[name] = pd.Series(pd.arrays.ArrowStringArray(column.cast(pa.large_string())))
-            elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
-                columns[name] = pd.Series(pd.arrays.ArrowStringArray(column.cast(pa.large_string())))
-            elif pa.types.is_integer(kind):
-                columns[name] = column.to_pandas(types_mapper={kind: pd.Int64Dtype()}.get)
-            elif pa.types.is_boolean(kind):
-                columns[name] = column.to_pandas(types_mapper={kind: pd.BooleanDtype()}.get)
-            else:
-                columns[name] = column.to_pandas()
-        return pd.DataFrame(columns) if columns else pd.DataFrame(columns=table.column_names)
+        return _arrow_to_pandas(table, inferred[0] if inferred else table.schema)
 
     def _read_pyodbc(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         import pandas as pd

@@ -45,6 +45,8 @@ CREATE TABLE customers (account VARCHAR(20) PRIMARY KEY, first_name VARCHAR(60),
 INDEXES = """
 CREATE INDEX price_list_prices_item ON price_list_prices (item_code);
 CREATE INDEX warehouse_stock_item ON warehouse_stock (item_code);
+CREATE INDEX products_updated_at ON products (updated_at);
+CREATE UNIQUE INDEX products_item_code ON products (item_code);
 ANALYZE;
 """
 

@@ -26,7 +26,10 @@ def run(stage: str, args: dict[str, Any]) -> dict[str, Any]:
     from stock2shop_sync import pipeline
 
     if stage == "extract":
-        return pipeline.extract(_config(args["source"]), "products", args["run_id"])
+        from datetime import datetime
+
+        since = datetime.fromisoformat(args["since"]) if args.get("since") else None
+        return pipeline.extract(_config(args["source"]), "products", args["run_id"], since=since)
     if stage == "read_query":  # our reader on the products query alone, for the like-for-like comparison
         from stock2shop_sync.config import resolve_mapping
         from stock2shop_sync.connectors import get_connector
@@ -38,9 +41,11 @@ def run(stage: str, args: dict[str, Any]) -> dict[str, Any]:
     if stage == "baseline_extract":
         from bench.baseline import baseline_extract
         from stock2shop_sync.config import resolve_mapping
+        from stock2shop_sync.connectors.sql import fill_since
 
         config = _config(args["source"])
-        query = resolve_mapping(config).entity("products").query or ""
+        # The same statement our reader runs on a full read (``{{since}}`` is the earliest timestamp then).
+        query = fill_since(resolve_mapping(config).entity("products").query or "", None)
         frame = baseline_extract(config.connection.conn_id, config.connection.driver, query)
         return {"rows": len(frame)}
     if stage == "merge":

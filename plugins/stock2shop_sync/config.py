@@ -73,6 +73,8 @@ QTY_FORMULAS = (
     "on_hand_minus_on_sales_order_minus_reserved",
 )
 _COLUMN_REF = re.compile(r"^(NULL|'[A-Za-z0-9 _.-]*'|[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?)$")
+#: Placeholders a query may use that are not settings: ``{{since}}`` is the start of the run's window of changes.
+RUN_PLACEHOLDERS = frozenset({"since"})
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 _SQL_WRITE_WORDS = re.compile(
@@ -325,8 +327,22 @@ class DatabaseConnection(_Strict):
     #: How the driver's narrow (SQL_CHAR) text is encoded, e.g. cp1252 for a legacy Pervasive or SQL Server
     #: database whose driver hands back the code page's bytes; None keeps pyodbc's default (UTF-8).
     encoding: str | None = None
+    #: The time zone the database's timestamps are in (an IANA name such as Africa/Johannesburg): an ERP
+    #: stores local time, so a query's ``{{since}}`` is the window's start in this zone.
+    timezone: str = "UTC"
 
     _known_encoding = field_validator("encoding")(known_encoding)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name (e.g. 'UTC' or 'Africa/Johannesburg')") from None
+        return value
 
 
 class FileLocation(_Strict):
@@ -500,6 +516,14 @@ class ValidationSettings(_Strict):
     max_delete_share: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
+class IncrementalSettings(_Strict):
+    """How a source that reads only what changed (an API, or SQL whose queries use ``{{since}}``) still
+    notices deletions and changes its filter cannot see: every ``full_read_hours`` one run reads everything."""
+
+    #: Hours after the last complete read at which a windowed run reads the whole source instead; 0: every run.
+    full_read_hours: float = Field(default=24.0, ge=0)
+
+
 class SourceConfig(_Strict):
     """One configured source: becomes the DAG ``s2s_<source_id>``."""
 
@@ -522,6 +546,7 @@ class SourceConfig(_Strict):
     mapping_overrides: dict[str, Any] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    incremental: IncrementalSettings = Field(default_factory=IncrementalSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     owner: str = "stock2shop"
     tags: list[str] = Field(default_factory=list)
@@ -759,6 +784,8 @@ def _apply_settings(mapping: Mapping, config: SourceConfig) -> Mapping:
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
+            if name in RUN_PLACEHOLDERS:  # filled in per run by the connector
+                return match.group(0)
             if name not in columns:
                 raise ConfigError(
                     config.path,

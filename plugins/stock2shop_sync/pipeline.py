@@ -26,8 +26,21 @@ log = logging.getLogger(__name__)
 def extract(
     config: SourceConfig, entity: str, run_id: str, since: datetime | None = None, until: datetime | None = None
 ) -> dict[str, Any]:
-    """Read ``entity`` from the source (changed in ``[since, until)`` where the source can filter) and stage it."""
+    """Read ``entity`` from the source (changed in ``[since, until)`` where the source can filter) and stage it.
+
+    A windowed read becomes a complete one when the source's last complete read is ``incremental.full_read_hours``
+    old (see :mod:`stock2shop_sync.read_log`). A linked source's result carries a hash of what it read, so the
+    merge can tell whether it changed.
+    """
+    from stock2shop_sync.read_log import ReadLog, frame_hash
+
+    read_started = datetime.now(UTC)
     connector = get_connector(config, resolve_mapping(config))
+    if since is not None and config.link is None and connector.can_filter(entity):
+        why = ReadLog().full_read_due(config.source_id, entity, config.incremental.full_read_hours, read_started)
+        if why:
+            log.info("source %s: reading all %s instead of the window: %s", config.source_id, entity, why)
+            since = until = None
     frame = connector.extract(entity, since=since, until=until)
     complete = connector.read_everything
     path = staging.write_frame(frame, staging.run_folder(config.source_id, run_id) / f"{entity}_extracted.parquet")
@@ -47,6 +60,8 @@ def extract(
         "until": until.isoformat() if until else None,
         # The whole source was read (no window applied): items missing from it were removed at the source.
         "complete": complete,
+        "read_started": read_started.isoformat(),
+        **({"content_hash": frame_hash(frame)} if config.link is not None else {}),
     }
 
 
@@ -106,15 +121,35 @@ def resolve_window(
 def merge(
     config: SourceConfig, extracted: dict[str, Any], linked: list[tuple[SourceConfig, dict[str, Any]]], run_id: str
 ) -> dict[str, Any]:
-    """Merge each linked source's owned fields onto the primary's extracted products; report unmatched rows."""
-    from stock2shop_sync.model.merge import merge_linked
+    """Merge each linked source's owned fields onto the primary's extracted products; report unmatched rows.
 
+    A windowed extract holds only the primary's changed rows, which is enough only while the linked sources are
+    as the last successful run merged them: when one changed, the primary is read again in full here, so the
+    linked change reaches every product it touches.
+    """
+    from stock2shop_sync.model.merge import merge_linked
+    from stock2shop_sync.read_log import ReadLog
+
+    hashes = {c.source_id: e.get("content_hash") for c, e in linked}
+    if linked and not extracted.get("complete"):
+        changed = ReadLog().linked_changed(config.source_id, "products", hashes)
+        if changed:
+            log.info(
+                "source %s: linked source(s) %s changed since the last successful run; the window's rows are not "
+                "enough, so the primary is read in full",
+                config.source_id,
+                ", ".join(changed),
+            )
+            extracted = extract(config, "products", run_id)
     frame = staging.read_frame(extracted["path"])
+    complete = bool(extracted.get("complete"))
     reports = {}
     for linked_config, linked_extract in linked:
         assert linked_config.link is not None
         linked_frame = staging.read_frame(linked_extract["path"])
-        frame, report = merge_linked(frame, linked_config.source_id, linked_config.link, linked_frame)
+        frame, report = merge_linked(
+            frame, linked_config.source_id, linked_config.link, linked_frame, report_unmatched=complete
+        )
         reports[linked_config.source_id] = report.as_dict()
         log.info(
             "source %s: linked source %s gave %s for %d products (%d not in it); %d of %d rows used",
@@ -145,9 +180,11 @@ def merge(
         "path": path,
         "rows": len(frame),
         "linked": reports,
-        "complete": extracted.get("complete", False),
+        "complete": complete,
         "since": extracted.get("since"),
         "until": extracted.get("until"),
+        "read_started": extracted.get("read_started"),
+        "linked_hashes": hashes,
     }
 
 
@@ -182,6 +219,8 @@ def validate(config: SourceConfig, entity: str, extracted: dict[str, Any], run_i
         "quarantine_report": report_path,
         "input_path": extracted["path"],
         "complete": extracted.get("complete", False),
+        "read_started": extracted.get("read_started"),
+        **({"linked_hashes": extracted["linked_hashes"]} if "linked_hashes" in extracted else {}),
         **counts,
     }
 
@@ -242,8 +281,10 @@ def upload(
                 **_plan_counts(counts)}  # fmt: skip
     log.info("source %s: %s; sending %d", config.source_id, summary, counts["to_send"])
     if not plan.send.height:
+        _record_read(config, entity, validated)
         return {"entity": entity, "uploaded": 0, "batches": 0, **_plan_counts(counts)}
     accepted: list[tuple[int, int]] = []
+
     try:
         result = hook.queue_lines(
             entity,
@@ -256,6 +297,7 @@ def upload(
         fingerprints.save(config.source_id, entity, plan.accepted_fingerprints(sorted(accepted)))
         if entity == "products" and store is not None and config.orders.enabled and accepted:
             _record_synced_skus(config, store, plan.send, accepted)
+    _record_read(config, entity, validated)
     log.info(
         "source %s: uploaded %d %s in %d batches (%d retried requests); Stock2Shop queued %d",
         config.source_id,
@@ -267,6 +309,19 @@ def upload(
     )
     return {"entity": entity, "uploaded": result.items, "batches": result.batches, "queued": result.queued,
             **_plan_counts(counts)}  # fmt: skip
+
+
+def _record_read(config: SourceConfig, entity: str, validated: dict[str, Any]) -> None:
+    """Everything this run sent was accepted: note what it read (see :mod:`stock2shop_sync.read_log`)."""
+    from stock2shop_sync.read_log import ReadLog
+
+    ReadLog().record(
+        config.source_id,
+        entity,
+        read_started=validated.get("read_started"),
+        complete=bool(validated.get("complete")),
+        linked=validated.get("linked_hashes"),
+    )
 
 
 def _plan_counts(counts: dict[str, int]) -> dict[str, int]:

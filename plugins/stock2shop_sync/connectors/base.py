@@ -39,6 +39,10 @@ class SourceConnector:
     #: mappings read their whole result set).
     filters_by_time: bool = False
 
+    def can_filter(self, entity: str) -> bool:
+        """Whether reading ``entity`` with a ``since`` reads only the window's changes (not the whole source)."""
+        return self.filters_by_time
+
     def read_query(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         raise NotImplementedError
 
@@ -82,7 +86,7 @@ class SourceConnector:
         mapping's ``options.modified_field`` (rows changed later belong to the next window)."""
         section = self.mapping.entity(entity)
         raw = self.read_raw(entity, limit=limit, since=since)
-        self.read_everything = limit is None and not (since is not None and self.filters_by_time)
+        self.read_everything = limit is None and not (since is not None and self.can_filter(entity))
         if until is not None and self.mapping.entity(entity).options.get("modified_field"):
             self.read_everything = False
         if until is not None:

@@ -25,7 +25,7 @@ import logging
 import os
 import re
 from contextlib import closing
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from stock2shop_sync.connectors.base import OrderSink, SourceConnector
@@ -159,8 +159,56 @@ def _reason(exc: Exception, hook: OdbcHook) -> str:
     return reason[:500]
 
 
+#: ``{{since}}`` in a query: the start of the run's window of changes.
+_SINCE = re.compile(r"\{\{\s*since\s*\}\}")
+#: What ``{{since}}`` reads when a run reads everything: SQL Server's earliest DATETIME, valid in every database.
+EARLIEST = datetime(1753, 1, 1)
+
+
+def since_literal(since: datetime | None, timezone: str = "UTC") -> str:
+    """``{{since}}`` as an ODBC timestamp escape (``{ts '2026-11-30 22:00:00'}``), which every ODBC driver turns
+    into its own database's timestamp literal, so no date format or DATEFORMAT setting can misread it. The
+    window's start is given in the database's time zone (``connection.timezone``), since ERPs store local time."""
+    if since is None:
+        moment = EARLIEST
+    else:
+        from zoneinfo import ZoneInfo
+
+        aware = since if since.tzinfo else since.replace(tzinfo=UTC)
+        moment = aware.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+    return "{ts '" + moment.strftime("%Y-%m-%d %H:%M:%S") + "'}"
+
+
+def fill_since(query: str, since: datetime | None, timezone: str = "UTC") -> str:
+    """``query`` with every ``{{since}}`` replaced by :func:`since_literal`."""
+    return _SINCE.sub(lambda _: since_literal(since, timezone), query)
+
+
 class SqlConnector(SourceConnector):
-    """Run the mapping's SELECT for an entity and return its rows as a raw frame."""
+    """Run the mapping's SELECT for an entity and return its rows as a raw frame.
+
+    A query that says ``{{since}}`` (e.g. ``WHERE p.updated_at >= {{since}}``) reads only rows changed in the
+    run's window; a run that reads everything gets the earliest timestamp there (so write ``OR p.updated_at IS
+    NULL`` if the column can be empty). Such a source is read completely every ``incremental.full_read_hours``.
+    """
+
+    #: The window start :meth:`read_query` puts in for ``{{since}}`` (None: read everything).
+    _since: datetime | None = None
+
+    def _queries(self, entity: str) -> list[str]:
+        section = self.mapping.entity(entity)
+        parts = (section.price_lists, section.warehouses)
+        return [q for q in (section.query, *(p.query for p in parts if p is not None)) if q]
+
+    def can_filter(self, entity: str) -> bool:
+        return any(_SINCE.search(query) for query in self._queries(entity))
+
+    def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
+        self._since = since
+        try:
+            return super().read_raw(entity, limit=limit, since=since)
+        finally:
+            self._since = None
 
     def hook(self) -> OdbcHook:
         from airflow.providers.odbc.hooks.odbc import OdbcHook
@@ -173,6 +221,7 @@ class SqlConnector(SourceConnector):
         object per value), or through ``OdbcHook``/pyodbc when the source sets a text ``encoding`` (its bytes
         need decoding here), when only a few rows are asked for, when ``S2S_ODBC_READER=pyodbc``, or when the
         driver cannot serve arrow-odbc (logged as a warning). Both give the same canonical frame."""
+        query = fill_since(query, self._since, self.config.connection.timezone)
         reader = os.environ.get("S2S_ODBC_READER", "arrow").strip().lower() or "arrow"
         if reader not in ("arrow", "pyodbc"):
             raise ValueError(f"S2S_ODBC_READER={reader!r}: use 'arrow' (the default) or 'pyodbc'")

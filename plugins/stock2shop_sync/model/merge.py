@@ -83,9 +83,12 @@ def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
 
 
 def merge_linked(
-    primary: pd.DataFrame, source_id: str, link: LinkedTo, linked: pd.DataFrame
+    primary: pd.DataFrame, source_id: str, link: LinkedTo, linked: pd.DataFrame, *, report_unmatched: bool = True
 ) -> tuple[pd.DataFrame, LinkReport]:
-    """``primary`` with the fields ``link`` owns taken from ``linked`` (a canonical frame of the linked source)."""
+    """``primary`` with the fields ``link`` owns taken from ``linked`` (a canonical frame of the linked source).
+
+    ``report_unmatched=False`` when ``primary`` holds only a window's changed rows: the linked rows of the
+    unchanged products would look unmatched."""
     report = LinkReport(source_id=source_id, rows=len(linked))
     owned = [c for c in linked.columns if c not in (ROW, SOURCE_ERROR, *KEYS) and link.owns_field(c)]
     report.fields = owned
@@ -132,7 +135,7 @@ def merge_linked(
     )
     if "source_variant_code" in unmatched.columns:
         codes = codes.fillna(unmatched["source_variant_code"]) if len(codes) else unmatched["source_variant_code"]
-    report.unmatched_codes = sorted(str(c) for c in codes.dropna().unique())
+    report.unmatched_codes = sorted(str(c) for c in codes.dropna().unique()) if report_unmatched else []
     product_codes = join_key(merged["source_product_code"])
     report.products_enriched = int(product_codes[enriched].nunique())
     report.products_not_enriched = int(product_codes.nunique() - report.products_enriched)

@@ -29,6 +29,9 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from sandbox.faults import FaultSettings
+from sandbox.faults import install as install_faults
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
     source_id INTEGER NOT NULL,
@@ -71,7 +74,8 @@ CREATE TABLE IF NOT EXISTS requests (
     path TEXT NOT NULL,
     status INTEGER NOT NULL,
     items INTEGER NOT NULL DEFAULT 0,
-    content_encoding TEXT
+    content_encoding TEXT,
+    batch TEXT
 );
 """
 
@@ -88,6 +92,8 @@ class SandboxSettings:
     rate_limit: float = 3.0
     advertise_rate_limit: bool = True
     client_id: int = 21
+    #: injected faults (none by default); also switchable while running with ``POST /sandbox/faults``
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
 
 class _Store:
@@ -98,6 +104,8 @@ class _Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        if "batch" not in {r[1] for r in self.db.execute("PRAGMA table_info(requests)")}:
+            self.db.execute("ALTER TABLE requests ADD COLUMN batch TEXT")  # a database made before batches were kept
         self.db.commit()
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
@@ -171,6 +179,17 @@ def _check_customer(index: int, item: Any, sources: dict[int, str]) -> list[str]
     return problems
 
 
+def _batch_key(key: str, items: list[dict[str, Any]]) -> str:
+    """A batch's identity: a digest of the variant (or customer) codes it carries, in order."""
+    import hashlib
+
+    if key == "system_products":
+        codes = (str(i["product"]["variants"]["source_variant_code"]) for i in items)
+    else:
+        codes = (str(i["source"]["source_customer_code"]) for i in items)
+    return hashlib.sha1("\n".join(codes).encode(), usedforsecurity=False).hexdigest()[:16]
+
+
 def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI:
     """Build the sandbox application over a SQLite file."""
     settings = settings or SandboxSettings()
@@ -181,17 +200,32 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
     app = FastAPI(title="Stock2Shop sandbox", docs_url="/sandbox/docs", openapi_url="/sandbox/openapi.json")
     app.state.settings = settings
     app.state.store = store
+    faults = install_faults(app, settings.faults)
 
-    def log_request(request: Request, status: int, items: int = 0) -> None:
+    def log_request(request: Request, status: int, items: int = 0, batch: str | None = None) -> None:
         store.execute(
-            "INSERT INTO requests (at, method, path, status, items, content_encoding) VALUES (?, ?, ?, ?, ?, ?)",
-            (time.time(), request.method, request.url.path, status, items, request.headers.get("content-encoding")),
+            "INSERT INTO requests (at, method, path, status, items, content_encoding, batch) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                time.time(),
+                request.method,
+                request.url.path,
+                status,
+                items,
+                request.headers.get("content-encoding"),
+                batch,
+            ),
         )
 
     def answer(
-        request: Request, status: int, body: Any, items: int = 0, headers: dict[str, str] | None = None
+        request: Request,
+        status: int,
+        body: Any,
+        items: int = 0,
+        headers: dict[str, str] | None = None,
+        batch: str | None = None,
     ) -> JSONResponse:
-        log_request(request, status, items)
+        log_request(request, status, items, batch)
         advertise = settings.rate_limit > 0 and settings.advertise_rate_limit
         limit = {"x-S2S-RateLimit": f"{settings.rate_limit:g}"} if advertise else {}
         return JSONResponse(body, status_code=status, headers={**limit, **(headers or {})})
@@ -200,6 +234,9 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
         token = request.query_params.get("token")
         user = next((u for u, t in tokens.items() if token and secrets.compare_digest(t, token)), None)
         if user is None:
+            return None, answer(request, 401, {"errors": "invalid or expired token"})
+        if faults.token_expired(token):  # an injected expiry: the token has served its requests
+            tokens.pop(user, None)
             return None, answer(request, 401, {"errors": "invalid or expired token"})
         if settings.rate_limit > 0:
             now = time.monotonic()
@@ -285,7 +322,7 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
         if problems:
             return answer(request, 400, {"errors": problems[:50]}, items=len(items))
         store_items(items)
-        return answer(request, 200, {"queued": len(items)}, items=len(items))
+        return answer(request, 200, {"queued": len(items)}, items=len(items), batch=_batch_key(key, items))
 
     def store_products(items: list[dict[str, Any]]) -> None:
         now = time.time()
@@ -466,10 +503,29 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
             "rate_limited": count("SELECT COUNT(*) FROM requests WHERE status = 429"),
             "accepted_batches": count("SELECT COUNT(*) FROM requests WHERE path LIKE '%/queue' AND status = 200"),
             "max_items_per_request": count("SELECT COALESCE(MAX(items), 0) FROM requests"),
+            "token_expiries": int(faults.injected.get("token_expired", 0)),
             "orders": count("SELECT COUNT(*) FROM orders"),
             "orders_acknowledged": count("SELECT COUNT(*) FROM orders WHERE source_order_code IS NOT NULL"),
             "order_acknowledgements": count("SELECT COALESCE(SUM(ack_count), 0) FROM orders"),
         }
+
+    @app.get("/sandbox/received")
+    async def sandbox_received(source_id: int | None = None, entity: str = "products") -> dict[str, int]:
+        """How many times each variant (or customer) code was received: ``{code: times_received}``."""
+        customers = entity == "customers"
+        table, key = ("customers", "source_customer_code") if customers else ("products", "source_variant_code")
+        where, params = ("WHERE source_id = ?", (source_id,)) if source_id is not None else ("", ())
+        rows = store.execute(f"SELECT {key}, times_received FROM {table} {where}", params)  # noqa: S608 - fixed names
+        return {r[0]: int(r[1]) for r in rows}
+
+    @app.get("/sandbox/batches")
+    async def sandbox_batches() -> list[dict[str, Any]]:
+        """Each distinct batch stored (by the codes it carried, in order) and how many times it was received."""
+        rows = store.execute(
+            "SELECT batch, path, MIN(items) AS items, COUNT(*) AS received FROM requests "
+            "WHERE batch IS NOT NULL GROUP BY batch, path ORDER BY MIN(id)"
+        )
+        return [dict(r) for r in rows]
 
     @app.get("/sandbox/requests")
     async def sandbox_requests() -> list[dict[str, Any]]:

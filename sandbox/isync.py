@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from sandbox.faults import FaultSettings, install
+
 
 @dataclass
 class IsyncState:
@@ -26,8 +28,10 @@ class IsyncState:
     orders: list[dict[str, Any]] = field(default_factory=list)
 
 
-def create_isync_app(state: IsyncState) -> FastAPI:
+def create_isync_app(state: IsyncState, faults: FaultSettings | None = None) -> FastAPI:
+    """The stand-in over ``state``; ``faults`` (or ``POST /sandbox/faults`` later) injects failures."""
     app = FastAPI(title="iSync stand-in")
+    install(app, faults)
 
     def authorised(request: Request) -> bool:
         expected = "Basic " + base64.b64encode(f"{state.username}:{state.password}".encode()).decode()

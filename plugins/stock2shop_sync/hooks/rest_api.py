@@ -1,12 +1,13 @@
 """Base for hooks that read a REST API within its limits: one session, a rate limiter, retries.
 
-Retries 429 (honouring ``Retry-After``), 5xx and network errors with exponential backoff; never puts a URL or its
-query string in an error (API keys travel there); statuses a caller handles itself are returned, not raised.
+Retries 429 (honouring ``Retry-After``), 5xx and network errors with exponential backoff and jitter; never puts a
+URL or its query string in an error (API keys travel there); statuses a caller handles itself are returned, not raised.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ class RestApiHook(BaseHook):
     :param timeout: seconds per request.
     :param max_retries: attempts per request for transient failures.
     :param rate_window: seconds of the rate window (60; shorter only in tests).
+    :param backoff: base seconds of the exponential backoff between retries (jittered, at most 30 s).
     """
 
     error_class: type[ApiError] = ApiError
@@ -62,12 +64,15 @@ class RestApiHook(BaseHook):
         timeout: float = 60.0,
         max_retries: int = 5,
         rate_window: float = 60.0,
+        backoff: float = 1.0,
     ) -> None:
         super().__init__()
         self.api_name = api_name
         self.limiter = RateLimiter(requests_per_minute, requests_per_day, window=rate_window)
         self.timeout = timeout
         self.max_retries = max_retries
+        self.backoff = backoff
+        self.retries = 0
         self._session: requests.Session | None = None
 
     @property
@@ -105,6 +110,8 @@ class RestApiHook(BaseHook):
                 raise error
             retry_after = response.headers.get("Retry-After") if response is not None else None
             delay = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else 0.0
-            delay = delay or min(2 ** (attempt - 1), 30)
+            # Jitter, so that clients failed by the same outage do not all come back at the same moment.
+            delay = delay or min(self.backoff * 2 ** (attempt - 1), 30.0) * (0.5 + random.random())  # noqa: S311
+            self.retries += 1
             log.warning("%s: %s; retry %d/%d in %.1fs", self.api_name, error, attempt, self.max_retries - 1, delay)
             time.sleep(delay)

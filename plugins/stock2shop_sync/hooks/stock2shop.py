@@ -102,6 +102,8 @@ class Stock2ShopHook(BaseHook):
     }
     MAX_BATCH = 500
     MAX_CONCURRENCY = 16
+    #: A request whose token keeps being refused right after fresh logins gives up after this many logins.
+    MAX_RELOGINS = 3
 
     def __init__(
         self,
@@ -286,14 +288,15 @@ class Stock2ShopHook(BaseHook):
         """Call an endpoint by name from :attr:`ENDPOINTS` with the shared token; return the JSON answer.
 
         429 and 5xx answers and network errors are retried with backoff (``Retry-After`` when given);
-        a rejected token triggers one shared re-login; other 4xx answers fail at once.
+        a rejected token triggers one shared re-login (each time it expires, up to :attr:`MAX_RELOGINS` refusals
+        in a row); other 4xx answers fail at once.
         """
         from urllib.parse import quote
 
         base, _, _ = self._connection()
         url = base + self.ENDPOINTS[endpoint].format(**{k: quote(str(v), safe="") for k, v in (path or {}).items()})
         token = self._token
-        relogged = False
+        refused = 0  # tokens refused in a row (a token that expires mid-run is renewed every time)
         attempt = 0
         while True:
             attempt += 1
@@ -307,11 +310,15 @@ class Stock2ShopHook(BaseHook):
                 response = self._send(
                     method, url, params={**(params or {}), "token": token, "format": "json"}, **payload
                 )
-                if response.status_code == 401 and not relogged:
-                    relogged = True
+                if response.status_code == 401 and refused < self.MAX_RELOGINS:
+                    # Expired, or replaced by a newer login: renew it once for every thread that saw this token
+                    # refused (``stale``), then send again without counting an attempt.
+                    refused += 1
                     token = self.authenticate(stale=token)
                     attempt -= 1
                     continue
+                if response.status_code != 401:
+                    refused = 0
                 self._raise_for_status(response, endpoint)
                 return response.json() if response.content else {}
             except Stock2ShopError as exc:

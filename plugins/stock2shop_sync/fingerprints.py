@@ -10,11 +10,18 @@ fraction of a second, where a million upserts into the SQL state store would tak
 a deletion (``product_active``/``customer_active`` false) for every item accepted before that the source no
 longer returns. ``full_sync`` sends everything. Fingerprints are updated only for the batches Stock2Shop
 accepted (:meth:`UploadPlan.accepted_fingerprints`), so a failed or killed upload re-sends the rest next time.
+
+Progress: while an upload runs, each accepted batch is also written at once as a small Parquet file under
+``<entity>_progress/`` (:meth:`FingerprintStore.record_progress`; one new object per batch, so it works on object
+stores that cannot append). :meth:`FingerprintStore.load` applies what a killed upload left there, so the next run
+does not send those batches again; :meth:`FingerprintStore.save` folds them into the main file and removes them.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -43,8 +50,25 @@ class FingerprintStore:
     def path(self, source_id: str, entity: str) -> ObjectStoragePath:
         return self.root / source_id / f"{entity}_fingerprints.parquet"
 
+    def progress_folder(self, source_id: str, entity: str) -> ObjectStoragePath:
+        return self.root / source_id / f"{entity}_progress"
+
     def load(self, source_id: str, entity: str) -> pl.DataFrame:
-        """The stored fingerprints (no rows when none were stored, or when another hash scheme made them)."""
+        """The stored fingerprints (no rows when none were stored, or when another hash scheme made them), with the
+        batches an interrupted upload recorded as accepted (:meth:`recovered`) applied."""
+        stored = self._load_main(source_id, entity)
+        recovered = self.recovered(source_id, entity)
+        if not recovered.height:
+            return stored
+        log.info(
+            "source %s: %d %s items an interrupted upload had sent were accepted; they are not sent again",
+            source_id,
+            recovered.height,
+            entity,
+        )
+        return _applied(stored, recovered)
+
+    def _load_main(self, source_id: str, entity: str) -> pl.DataFrame:
         import pyarrow.parquet as pq
 
         path = self.path(source_id, entity)
@@ -64,6 +88,46 @@ class FingerprintStore:
             return _stored_columns(empty_lines(entity))
         return pl.from_arrow(table)  # type: ignore[return-value]
 
+    def _progress_parts(self, source_id: str, entity: str) -> list[ObjectStoragePath]:
+        folder = self.progress_folder(source_id, entity)
+        if not folder.exists():
+            return []
+        # Names start with the time they were written, so sorting them replays the batches in order.
+        return sorted((p for p in folder.iterdir() if p.name.endswith(".parquet")), key=lambda p: p.name)
+
+    def record_progress(self, source_id: str, entity: str, accepted: pl.DataFrame) -> None:
+        """Durably note one batch Stock2Shop accepted (rows of :attr:`UploadPlan.send`, see
+        :meth:`UploadPlan.batch`), so that an upload killed before :meth:`save` is not sent again. Thread-safe: each
+        batch is its own file."""
+        import pyarrow.parquet as pq
+
+        folder = self.progress_folder(source_id, entity)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
+        table = accepted.to_arrow()
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _SCHEME_KEY: FINGERPRINT_SCHEME})
+        partial = folder / f".{name}.partial"
+        with partial.open("wb") as handle:
+            pq.write_table(table, handle)
+        partial.rename(folder / name)
+
+    def recovered(self, source_id: str, entity: str) -> pl.DataFrame:
+        """The items batches recorded by :meth:`record_progress` and not yet folded in by :meth:`save` carried
+        (the last record of each key), with their ``deleted`` and ``inactive`` flags."""
+        import pyarrow.parquet as pq
+
+        frames = []
+        for part in self._progress_parts(source_id, entity):
+            with part.open("rb") as handle:
+                table = pq.read_table(handle)
+            if (table.schema.metadata or {}).get(_SCHEME_KEY, b"").decode() == FINGERPRINT_SCHEME:
+                frames.append(pl.from_arrow(table))
+        if not frames:
+            columns = _stored_columns(empty_lines(entity))
+            return columns.with_columns(deleted=pl.lit(False), inactive=pl.lit(False))
+        parts = pl.concat(frames, how="vertical_relaxed")
+        return parts.unique("key", keep="last", maintain_order=True)
+
     def save(self, source_id: str, entity: str, fingerprints: pl.DataFrame) -> None:
         """Replace the stored fingerprints (written to a temporary file first, then moved into place)."""
         import pyarrow.parquet as pq
@@ -76,16 +140,32 @@ class FingerprintStore:
         with partial.open("wb") as handle:
             pq.write_table(table, handle)
         partial.rename(path)
+        self._clear_progress(source_id, entity)  # now in the main file (a kill before this only replays them)
+
+    def _clear_progress(self, source_id: str, entity: str) -> None:
+        for part in self._progress_parts(source_id, entity):
+            part.unlink()
 
     def forget(self, source_id: str, entity: str) -> None:
         """Drop the stored fingerprints: the next run sends everything (as ``full_sync`` does once)."""
         path = self.path(source_id, entity)
         if path.exists():
             path.unlink()
+        self._clear_progress(source_id, entity)
 
 
 def _stored_columns(lines: pl.DataFrame) -> pl.DataFrame:
     return lines.drop("line")
+
+
+def _applied(previous: pl.DataFrame, done: pl.DataFrame) -> pl.DataFrame:
+    """``previous`` once Stock2Shop accepted the items of ``done`` (rows of :attr:`UploadPlan.send`): their
+    fingerprints updated, accepted deletions dropped."""
+    deleted = done.filter(pl.col("deleted")).get_column("key")
+    updated = done.filter(~pl.col("deleted")).drop("line", "deleted", "inactive", strict=False)
+    kept = previous.filter(~pl.col("key").is_in(done.get_column("key").implode()))
+    keep = kept.filter(~pl.col("key").is_in(deleted.implode()))
+    return pl.concat([keep, updated.select(keep.columns)], how="vertical_relaxed")
 
 
 @dataclass
@@ -108,12 +188,15 @@ class UploadPlan:
         flags = np.zeros(self.send.height, dtype=bool)
         for start, stop in accepted:
             flags[start:stop] = True
-        done = self.send.filter(pl.Series(flags))
-        deleted = done.filter(pl.col("deleted")).get_column("key")
-        updated = _stored_columns(done.filter(~pl.col("deleted")).drop("deleted"))
-        kept = self.previous.filter(~pl.col("key").is_in(done.get_column("key").implode()))
-        keep = kept.filter(~pl.col("key").is_in(deleted.implode()))
-        return pl.concat([keep, updated.select(keep.columns)], how="vertical")
+        return _applied(self.previous, self.send.filter(pl.Series(flags)))
+
+    def batch(self, start: int, stop: int) -> pl.DataFrame:
+        """``send[start:stop]`` as :meth:`FingerprintStore.record_progress` keeps it: without the JSON, with an
+        ``inactive`` flag (sent with ``product_active``/``customer_active`` false)."""
+        rows = self.send.slice(start, stop - start)
+        # An unescaped quote only occurs in the JSON's structure, never inside a string value.
+        inactive = pl.col("line").str.contains('_active":"false"', literal=True)
+        return rows.with_columns(inactive=inactive).drop("line")
 
 
 def deletion_lines(entity: str, gone: pl.DataFrame, stock2shop_source_id: int) -> pl.DataFrame:

@@ -257,7 +257,9 @@ def upload(
         from stock2shop_sync.model.payloads import KEYS
 
         present = pl.from_pandas(staging.read_frame(validated["input_path"], columns=[KEYS[entity]])).to_series()
-    previous = fingerprints.load(config.source_id, entity)
+    previous = fingerprints.load(config.source_id, entity)  # with the batches a killed upload saw accepted
+    if entity == "products" and store is not None and config.orders.enabled:
+        _record_recovered_skus(config, store, fingerprints.recovered(config.source_id, entity))
     plan = plan_upload(entity, current, previous, present_keys=present, stock2shop_source_id=s2s_id, full=full_sync)
     counts = plan.counts
     held, allowed = previous.height, config.validation.max_delete_share
@@ -285,12 +287,17 @@ def upload(
         return {"entity": entity, "uploaded": 0, "batches": 0, **_plan_counts(counts)}
     accepted: list[tuple[int, int]] = []
 
+    def on_accepted(start: int, stop: int) -> None:
+        accepted.append((start, stop))
+        # At once and durably, so that a task killed mid-upload (no finally) does not send this batch again.
+        fingerprints.record_progress(config.source_id, entity, plan.batch(start, stop))
+
     try:
         result = hook.queue_lines(
             entity,
             plan.send.get_column("line").to_list(),
             concurrency=config.stock2shop.upload_concurrency,
-            on_accepted=lambda start, stop: accepted.append((start, stop)),
+            on_accepted=on_accepted,
         )
     finally:
         # Whatever happened, remember what Stock2Shop accepted (and, for orders, which SKUs it now holds).
@@ -326,6 +333,13 @@ def _record_read(config: SourceConfig, entity: str, validated: dict[str, Any]) -
 
 def _plan_counts(counts: dict[str, int]) -> dict[str, int]:
     return {k: counts[k] for k in ("new", "changed", "unchanged", "gone")}
+
+
+def _record_recovered_skus(config: SourceConfig, store: StateStore, recovered: Any) -> None:
+    """The SKUs of batches an interrupted upload saw accepted but could not record (they are not sent again)."""
+    if recovered.height:
+        keys, inactive = recovered.get_column("key"), recovered.get_column("inactive")
+        store.record_synced(config.source_id, keys.filter(~inactive).to_list(), keys.filter(inactive).to_list())
 
 
 def _record_synced_skus(config: SourceConfig, store: StateStore, sent: Any, accepted: list[tuple[int, int]]) -> None:

@@ -28,11 +28,16 @@ BASE = "2026-11-01 00:00:00"
 CHANGED_AT = "2026-11-20 10:00:00"
 
 
-def _query() -> str:
+SECTION = "{{#since}} WHERE p.updated_at >= {{since}} {{/since}}"
+BARE = "WHERE p.updated_at >= {{since}}"
+
+
+def _query(condition: str = SECTION) -> str:
+    """The Custom Database preset's products query with a change filter."""
     preset = yaml.safe_load((Path(__file__).parents[2] / "include" / "mappings" / "custom_database.yaml").read_text())
     query = preset["products"]["query"]
     assert "ORDER BY p.id" in query
-    return query.replace("ORDER BY p.id", "WHERE p.updated_at >= {{since}}\nORDER BY p.id")
+    return query.replace("ORDER BY p.id", f"{condition}\nORDER BY p.id")
 
 
 def _connect(kind: str, source: dict[str, Any]) -> pyodbc.Connection:
@@ -52,7 +57,9 @@ def _execute(kind: str, source: dict[str, Any], *statements: str) -> None:
         conn.close()
 
 
-def _config(folder: Path, source: dict[str, Any], source_id: str = "shop_incremental", **extra: Any) -> Any:
+def _config(
+    folder: Path, source: dict[str, Any], source_id: str = "shop_incremental", condition: str = SECTION, **extra: Any
+) -> Any:
     """A custom-database source reading only changed rows. Staging and its ``_state`` folder are shared by the
     test session, so every test uses its own ``source_id``."""
     path = write_source(
@@ -62,7 +69,7 @@ def _config(folder: Path, source: dict[str, Any], source_id: str = "shop_increme
         driver=source["driver"],
         s2s_source_id=101,
         entities=["products"],
-        mapping_overrides={"products": {"query": _query()}},
+        mapping_overrides={"products": {"query": _query(condition)}},
         **extra,
     )
     return load_source(path)
@@ -144,6 +151,7 @@ def test_the_window_start_is_in_the_databases_time_zone(
         sources_dir,
         sqlite_source,
         "inc_tz",
+        BARE,
         connection={"conn_id": sqlite_source["conn_id"], "driver": "SQLite3", "timezone": "Africa/Johannesburg"},
     )
     before = pipeline.extract(config, "products", "tz_1", since=datetime(2026, 11, 20, 7, 59, tzinfo=UTC))
@@ -151,11 +159,28 @@ def test_the_window_start_is_in_the_databases_time_zone(
     assert (before["rows"], after["rows"]) == (1, 0)
 
 
+def test_a_complete_read_leaves_the_since_section_out(sources_dir: Path, sqlite_source: dict[str, Any]) -> None:
+    """With ``{{#since}}...{{/since}}`` a complete read runs the plain statement: rows whose timestamp is NULL
+    are read too (a bare ``{{since}}`` compares with the earliest timestamp, which NULL never passes)."""
+    _execute("sqlite", sqlite_source, f"UPDATE products SET updated_at = '{BASE}'")
+    _execute("sqlite", sqlite_source, "UPDATE products SET updated_at = NULL WHERE item_code = 'TEE-BLA-M'")
+    section = pipeline.extract(_config(sources_dir, sqlite_source, "inc_null_a"), "products", "n1")
+    bare = pipeline.extract(_config(sources_dir, sqlite_source, "inc_null_b", BARE), "products", "n2")
+    assert (section["rows"], bare["rows"]) == (40, 39)
+    assert section["complete"]
+    assert bare["complete"]
+
+
 def test_an_unknown_time_zone_is_a_config_error(sources_dir: Path, sqlite_source: dict[str, Any]) -> None:
     from stock2shop_sync.config import ConfigError
 
     with pytest.raises(ConfigError) as caught:
-        _config(sources_dir, sqlite_source, "inc_bad_tz", connection={"conn_id": "x", "driver": "SQLite3", "timezone": "Mars/Base"})
+        _config(
+            sources_dir,
+            sqlite_source,
+            "inc_bad_tz",
+            connection={"conn_id": "x", "driver": "SQLite3", "timezone": "Mars/Base"},
+        )
     assert caught.value.key == "connection.timezone"
     assert "'Mars/Base' is not a time zone name" in caught.value.problem
 
@@ -211,5 +236,6 @@ def test_a_changed_linked_file_makes_the_merge_read_the_primary_in_full(
     assert changed["merged"]["complete"] is True
     assert changed["merged"]["rows"] == 40
     tees = {c: r for c, r in _held(sandbox).items() if r["payload"]["source"]["source_product_code"] == "TEE-CLASSIC"}
-    assert tees and {r["payload"]["product"]["title"] for r in tees.values()} == {"Classic Tee (organic)"}
+    assert tees
+    assert {r["payload"]["product"]["title"] for r in tees.values()} == {"Classic Tee (organic)"}
     assert changed["uploaded"]["uploaded"] == len(tees)

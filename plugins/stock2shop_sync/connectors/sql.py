@@ -161,6 +161,8 @@ def _reason(exc: Exception, hook: OdbcHook) -> str:
 
 #: ``{{since}}`` in a query: the start of the run's window of changes.
 _SINCE = re.compile(r"\{\{\s*since\s*\}\}")
+#: ``{{#since}} ... {{/since}}``: a part of a query only a windowed read runs.
+_SINCE_SECTION = re.compile(r"\{\{\s*#\s*since\s*\}\}(.*?)\{\{\s*/\s*since\s*\}\}", re.DOTALL)
 #: What ``{{since}}`` reads when a run reads everything: SQL Server's earliest DATETIME, valid in every database.
 EARLIEST = datetime(1753, 1, 1)
 
@@ -180,16 +182,23 @@ def since_literal(since: datetime | None, timezone: str = "UTC") -> str:
 
 
 def fill_since(query: str, since: datetime | None, timezone: str = "UTC") -> str:
-    """``query`` with every ``{{since}}`` replaced by :func:`since_literal`."""
+    """``query`` for a run whose window starts at ``since`` (None: a complete read).
+
+    Text between ``{{#since}}`` and ``{{/since}}`` is kept only in a windowed read, so a complete read runs the
+    plain statement (no filter to evaluate, no join only the filter needs, rows with a NULL timestamp
+    included); every ``{{since}}`` becomes :func:`since_literal`.
+    """
+    query = _SINCE_SECTION.sub(lambda m: m.group(1) if since is not None else " ", query)
     return _SINCE.sub(lambda _: since_literal(since, timezone), query)
 
 
 class SqlConnector(SourceConnector):
     """Run the mapping's SELECT for an entity and return its rows as a raw frame.
 
-    A query that says ``{{since}}`` (e.g. ``WHERE p.updated_at >= {{since}}``) reads only rows changed in the
-    run's window; a run that reads everything gets the earliest timestamp there (so write ``OR p.updated_at IS
-    NULL`` if the column can be empty). Such a source is read completely every ``incremental.full_read_hours``.
+    A query that says ``{{since}}`` reads only rows changed in the run's window, e.g.
+    ``{{#since}} WHERE p.updated_at >= {{since}} {{/since}}``: the section is left out of a complete read (a
+    bare ``{{since}}`` outside a section becomes the earliest timestamp then). Such a source is read completely
+    every ``incremental.full_read_hours``.
     """
 
     #: The window start :meth:`read_query` puts in for ``{{since}}`` (None: read everything).

@@ -10,7 +10,8 @@ Kinds (``FAULT_KINDS``):
 
 * ``rate_limited``: 429 with ``Retry-After`` (the request is not processed)
 * ``error_500``, ``error_502``, ``error_503``: that status (not processed)
-* ``timeout``: no answer for ``hang`` seconds (set longer than the client's timeout), then 504 (not processed)
+* ``timeout``: the request is read, then processed and answered only after ``hang`` seconds (set longer than the
+  client's timeout): the client gives up while the server still stores what it sent
 * ``slow``: processed normally after ``slow`` seconds (shorter than the client's timeout)
 * ``reset``: processed, then the connection is closed half-way through the body (the client sees a broken read)
 * ``accepted_then_error``: processed (a batch is stored), then answered 503: the client cannot know it was taken,
@@ -53,7 +54,7 @@ FAULT_KINDS = (
     "accepted_then_error",
 )
 #: Kinds whose request reaches the application (and may change its state) although the client sees a failure.
-PROCESSED_KINDS = ("reset", "accepted_then_error")
+PROCESSED_KINDS = ("timeout", "reset", "accepted_then_error")
 _STATUS = {"error_500": 500, "error_502": 502, "error_503": 503}
 
 
@@ -184,8 +185,17 @@ class FaultMiddleware:
         elif kind in _STATUS:
             await _answer(send, _STATUS[kind], {"errors": f"injected: HTTP {_STATUS[kind]}"})
         elif kind == "timeout":
+            # Read the whole body first, so the late processing still has it after the client has gone.
+            messages: list[Message] = []
+            while not messages or (messages[-1]["type"] == "http.request" and messages[-1].get("more_body")):
+                messages.append(await receive())
             await asyncio.sleep(settings.hang)
-            await _answer(send, 504, {"errors": "injected: timeout"})
+            replay = iter(messages)
+
+            async def replayed() -> Message:
+                return next(replay, None) or await receive()
+
+            await self.app(scope, replayed, send)  # the answer goes nowhere if the client has gone
         elif kind == "slow":
             await asyncio.sleep(settings.slow)
             await self.app(scope, receive, send)

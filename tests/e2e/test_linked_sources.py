@@ -185,7 +185,7 @@ def test_flat_file_primary_quarantines_broken_rows_with_line_numbers(
     reasons = {(row["row"], row["field"]): row["reason"] for row in issues}
     assert reasons[("3", "price")] == "price must be a number"
     assert reasons[("4", "row")] == "line 4 has 3 fields but the header has 7"
-    assert reasons[("5", "row")] == "line 5 is not valid utf-8 text"
+    assert reasons[("5", "row")] == "line 5 is not valid utf-8 text (in title)"
     assert report["entities"]["products"]["uploaded"] == 2
 
 

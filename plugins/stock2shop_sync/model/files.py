@@ -43,6 +43,8 @@ def parse_csv(
 ) -> pd.DataFrame:
     """A CSV file: one raw row per record, ``_row`` its (last) line number in the file."""
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    if codec == "utf-8-sig" and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        codec = encoding = "utf-16"  # Excel's "Unicode text" export: its BOM says UTF-16, not UTF-8
     text = data.decode(codec, errors="surrogateescape")
     if not text.strip():
         raise FileFormatError("the file is empty")
@@ -62,6 +64,8 @@ def parse_csv(
             raise FileFormatError(
                 f"the header row has one column ({header[0][:60]!r}): is the delimiter {delimiter!r} right?"
             )
+        if any(_UNDECODABLE.search(name) for name in header):
+            raise FileFormatError(f"the header row is not valid {encoding} text: set file.encoding (e.g. cp1252)")
     rows: list[list[Any]] = []
     lines: list[int] = []
     errors: list[str | None] = []
@@ -86,14 +90,22 @@ def parse_csv(
             continue  # blank lines carry no data
         problem = None
         if undecodable and any(_UNDECODABLE.search(cell) for cell in record):
-            problem = f"line {line} is not valid {encoding} text"
+            columns = [name for name, cell in zip(header, record, strict=False) if _UNDECODABLE.search(cell)]
+            problem = f"line {line} is not valid {encoding} text (in {', '.join(columns) or 'an extra field'})"
             record = [cell.encode("utf-8", errors="surrogateescape").decode(codec, errors="replace") for cell in record]
         if len(record) != width:
             problem = f"line {line} has {len(record)} fields but the header has {width}"
+            if previous_line > line:  # the record ran over several lines: a quote opened and never closed
+                problem += (
+                    f"; a quoted field starting on line {line} runs to line {previous_line}, "
+                    "so those lines were read as one: is a quote unbalanced?"
+                )
             record = (record + [None] * width)[:width]
         rows.append(record)
         lines.append(line)
         errors.append(problem)
+    if not rows:
+        raise FileFormatError("the file has a header row but no data rows")
     return _frame(header, rows, lines, errors)
 
 
@@ -120,6 +132,12 @@ def rows_to_frame(values: list[list[Any]], *, header: list[str] | None = None, f
         while header and not header[-1].strip():  # workbooks report empty trailing header cells
             header.pop()
         body, start = values[1:], first_row + 1
+        widest = max((sum(1 for cell in row if str(cell).strip()) for row in body[:20]), default=0)
+        if len(header) == 1 and widest > 1:  # a title (often merged cells) above the real header row
+            raise FileFormatError(
+                f"row {first_row} has one heading ({header[0][:60]!r}) but the rows below have up to {widest} "
+                "cells: is it a title above the header row? Remove it so the column names are the first row"
+            )
     else:
         body, start = values, first_row
     width = len(header)
@@ -135,6 +153,10 @@ def rows_to_frame(values: list[list[Any]], *, header: list[str] | None = None, f
         rows.append((cells + [""] * width)[:width])
         lines.append(start + offset)
         errors.append(problem)
+    if not rows:
+        raise FileFormatError(
+            "the sheet has no data rows" + (f" below its header (row {start - 1})" if start > first_row else "")
+        )
     return _frame(header, rows, lines, errors)
 
 
@@ -150,7 +172,9 @@ def parse_json(data: bytes, *, encoding: str = "utf-8") -> pd.DataFrame:
             raise FileFormatError("expected an array of records, or an object holding exactly one array")
         document = lists[0]
     if not isinstance(document, list):
-        raise FileFormatError("expected an array of records")
+        raise FileFormatError(f"expected an array of records, not {type(document).__name__}")
+    if not document:
+        raise FileFormatError("the array holds no records")
     columns: list[str] = []
     for record in document:
         if isinstance(record, dict):

@@ -6,6 +6,7 @@ happens in validation, so a bad value is reported as the source had it instead o
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from stock2shop_sync.config import EntityMapping
+
+log = logging.getLogger(__name__)
 
 #: Column holding the 1-based position of the row in the source's result set (or the file's line number).
 ROW = "_row"
@@ -105,6 +108,7 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
     if SOURCE_ERROR in raw.columns:
         out[SOURCE_ERROR] = raw[SOURCE_ERROR].astype("string")
     fields = dict(mapping.fields)
+    unmapped: list[str] = []
     if mapping.auto_fields:
         used = {c.lower() for c in fields.values()}
         for column in raw.columns:
@@ -117,6 +121,10 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
                 continue
             if known_field(entity, canonical):
                 fields[canonical] = name
+            else:
+                unmapped.append(name)
+    if unmapped:
+        _warn_unmapped(unmapped, source_id, entity)
     missing = []
     for field, column in fields.items():
         actual = by_lower.get(column.lower())
@@ -151,6 +159,28 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
         if "source_product_code" not in out.columns and "source_variant_code" in out.columns:
             out["source_product_code"] = out["source_variant_code"]
     return out.reset_index(drop=True)
+
+
+def _warn_unmapped(columns: list[str], source_id: str, entity: str) -> None:
+    """Say which columns are neither Stock2Shop fields nor mapped (a misspelt header would vanish silently)."""
+    import difflib
+
+    from stock2shop_sync.config import CUSTOMER_FIELDS, PRODUCT_FIELDS
+
+    known = sorted(PRODUCT_FIELDS if entity == "products" else CUSTOMER_FIELDS)
+    described = []
+    for name in columns:
+        close = difflib.get_close_matches(name.lower(), known, n=1)
+        described.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    log.warning(
+        "source %r, %s: column %s %s not a Stock2Shop field and not mapped, so it is ignored; map it under "
+        "mapping_overrides.%s.fields if it is meant to be sent",
+        source_id,
+        entity,
+        ", ".join(described),
+        "is" if len(columns) == 1 else "are",
+        entity,
+    )
 
 
 def _split_full_name(out: pd.DataFrame) -> None:

@@ -61,7 +61,7 @@ def extract(
         # The whole source was read (no window applied): items missing from it were removed at the source.
         "complete": complete,
         "read_started": read_started.isoformat(),
-        **({"content_hash": frame_hash(frame)} if config.link is not None else {}),
+        **({"content_hash": getattr(connector, "content_token", None) or frame_hash(frame)} if config.link else {}),
     }
 
 

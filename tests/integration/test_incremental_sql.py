@@ -239,3 +239,43 @@ def test_a_changed_linked_file_makes_the_merge_read_the_primary_in_full(
     assert tees
     assert {r["payload"]["product"]["title"] for r in tees.values()} == {"Classic Tee (organic)"}
     assert changed["uploaded"]["uploaded"] == len(tees)
+
+
+def test_an_unchanged_file_is_not_parsed_again(
+    sources_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A linked content file is read on every run: when its bytes, config and mapping are as last time, the
+    canonical rows kept from that read are used, and the content hash the merge compares stays the same."""
+    from stock2shop_sync.connectors import flat_file
+
+    content = tmp_path / "content.csv"
+    content.write_text("sku,title,price,qty\nA-1,Alpha,10,1\nB-2,Beta,20,2\n")
+    path = sources_dir / "file_cache.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "source_id": "file_cache",
+                "type": "flat_file",
+                "file": {"path": str(content)},
+                "stock2shop": {"source_id": 101},
+            }
+        )
+    )
+    config = load_source(path)
+    first = pipeline.extract(config, "products", "c1")
+
+    def no_parse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the unchanged file was parsed again")
+
+    monkeypatch.setattr(flat_file, "parse", no_parse)
+    again = pipeline.extract(config, "products", "c2")
+    assert again["rows"] == first["rows"] == 2
+    assert again["complete"] is True
+    from stock2shop_sync import staging
+
+    assert staging.read_frame(again["path"]).equals(staging.read_frame(first["path"]))
+
+    monkeypatch.undo()
+    content.write_text("sku,title,price,qty\nA-1,Alpha,10,1\nB-2,Beta,20,2\nC-3,Gamma,30,3\n")
+    changed = pipeline.extract(config, "products", "c3")
+    assert changed["rows"] == 3

@@ -7,7 +7,7 @@ configuration; other layouts map through the mapping's ``fields``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stock2shop_sync.config import PROJECT_ROOT, FileLocation
 from stock2shop_sync.connectors.base import SourceConnector
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     import pandas as pd
+
+_TOKEN_KEY = b"stock2shop.content_token"
 
 
 def file_url(path: str) -> str:
@@ -57,13 +59,87 @@ def parse(location: FileLocation, data: bytes) -> pd.DataFrame:
 
 
 class FlatFileConnector(SourceConnector):
-    """Read a flat file's products; each row keeps its line number, broken rows their reason."""
+    """Read a flat file's products; each row keeps its line number, broken rows their reason.
+
+    The canonical frame of the last file read is kept under the state folder, keyed by a hash of the file's
+    bytes and of the source's config and mapping: a file that did not change (a linked content file read on
+    every run) is not parsed again. :attr:`content_token` is that key.
+    """
+
+    #: Hash of the bytes read and the config and mapping that turned them into rows (set by :meth:`extract`).
+    content_token: str | None = None
+    _data: bytes | None = None
+
+    def _cache_path(self, entity: str) -> Any:
+        from stock2shop_sync.staging import staging_root
+
+        return staging_root() / "_state" / self.config.source_id / f"{entity}_parsed.parquet"
+
+    def extract(
+        self,
+        entity: str,
+        *,
+        limit: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> pd.DataFrame:
+        if limit is not None:
+            return super().extract(entity, limit=limit, since=since, until=until)
+        import hashlib
+
+        location = self.config.file
+        assert location is not None  # the config check guarantees it
+        try:
+            self._data = read_bytes(location)
+        except FileNotFoundError:
+            raise MappingError(f"source {self.config.source_id!r}: no file at {location.path}") from None
+        digest = hashlib.blake2b(self._data, digest_size=16)
+        digest.update(self.config.model_dump_json().encode())
+        digest.update(self.mapping.model_dump_json().encode())
+        self.content_token = digest.hexdigest()
+        cached = self._cached(entity, self.content_token)
+        if cached is not None:
+            self.read_everything = True
+            self._data = None
+            return cached
+        try:
+            frame = super().extract(entity, since=since, until=until)
+        finally:
+            self._data = None
+        self._keep(entity, frame, self.content_token)
+        return frame
+
+    def _cached(self, entity: str, token: str) -> pd.DataFrame | None:
+        import pyarrow.parquet as pq
+
+        path = self._cache_path(entity)
+        try:
+            with path.open("rb") as handle:
+                table = pq.read_table(handle)
+        except (FileNotFoundError, OSError, ValueError):
+            return None
+        if (table.schema.metadata or {}).get(_TOKEN_KEY, b"").decode() != token:
+            return None
+        return table.to_pandas()
+
+    def _keep(self, entity: str, frame: pd.DataFrame, token: str) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _TOKEN_KEY: token.encode()})
+        path = self._cache_path(entity)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.parent / f".{path.name}.partial"
+        with partial.open("wb") as handle:
+            pq.write_table(table, handle)
+        partial.rename(path)
 
     def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
         location = self.config.file
         assert location is not None  # the config check guarantees it
         try:
-            frame = parse(location, read_bytes(location))
+            frame = parse(location, self._data if self._data is not None else read_bytes(location))
         except FileFormatError as exc:
             raise MappingError(f"source {self.config.source_id!r}: {location.path}: {exc}") from None
         except FileNotFoundError:

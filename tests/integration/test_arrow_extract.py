@@ -24,6 +24,7 @@ from stock2shop_sync.config import load_source, resolve_mapping
 from stock2shop_sync.connectors import get_connector
 from stock2shop_sync.connectors.sql import SqlConnector
 from stock2shop_sync.model.canonical import clean_column
+from stock2shop_sync.redact import SourceAuthError
 from tests.conftest import MARIADB, PG, ROOT, odbc_string
 
 PRESETS = {"custom_database": "demo_custom_db", "sage_evolution": "demo_sage_evolution",
@@ -302,12 +303,12 @@ def test_a_connection_arrow_odbc_cannot_open_is_logged_without_its_password(
     monkeypatch.setenv("S2S_ODBC_READER", "arrow")
     caplog.set_level(logging.DEBUG)
 
-    with pytest.raises(pyodbc.Error, match="Access denied"):  # the fallback fails the same way, and says so
+    # A refused login is not something the OdbcHook fallback could read past: it fails at once, naming the source.
+    with pytest.raises(SourceAuthError, match="source arrow_probe: authentication failed") as refused:
         connector.read_query("SELECT item_code FROM products")
 
-    warnings = [r.getMessage() for r in caplog.records if "arrow-odbc could not read" in r.getMessage()]
-    assert len(warnings) == 1
-    assert "Access denied for user 's2s_no_such_user'" in warnings[0]
-    output = caplog.text + "".join(capfd.readouterr())
+    assert "Access denied for user 's2s_no_such_user'" in str(refused.value)
+    assert not [r for r in caplog.records if "arrow-odbc could not read" in r.getMessage()]
+    output = caplog.text + "".join(capfd.readouterr()) + str(refused.value)
     assert SECRET not in output
     assert "PWD=" not in output

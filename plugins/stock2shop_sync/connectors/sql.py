@@ -152,11 +152,9 @@ def _arrow_to_pandas(table: pa.Table, inferred: pa.Schema) -> pd.DataFrame:
 def _reason(exc: Exception, hook: OdbcHook) -> str:
     """A driver error on one line for the log (the driver's message, never the connection string), with the
     connection's password blanked out should a driver ever repeat it."""
-    reason = " ".join(str(exc).split()) or type(exc).__name__
-    password = hook.connection.password
-    if password:
-        reason = reason.replace(password, "***")
-    return reason[:500]
+    from stock2shop_sync.redact import scrub
+
+    return scrub(" ".join(str(exc).split()) or type(exc).__name__, hook.connection.password)[:500]
 
 
 #: ``{{since}}`` in a query: the start of the run's window of changes.
@@ -225,6 +223,14 @@ class SqlConnector(SourceConnector):
         kwargs = {"driver": self.config.connection.driver} if self.config.connection.driver else {}
         return OdbcHook(odbc_conn_id=self.config.connection.conn_id, **kwargs)
 
+    def _login_refused(self, exc: Exception, hook: OdbcHook) -> Exception | None:
+        """The error naming the source when ``exc`` says the database refused the login, else None."""
+        from stock2shop_sync.redact import is_login_failure, login_failure
+
+        if not is_login_failure(exc):
+            return None
+        return login_failure(exc, self.config.source_id, self.config.connection.conn_id, hook.connection.password)
+
     def read_query(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         """The query's rows: streamed as Arrow record batches by ``arrow-odbc`` (bounded memory, no Python
         object per value), or through ``OdbcHook``/pyodbc when the source sets a text ``encoding`` (its bytes
@@ -241,6 +247,8 @@ class SqlConnector(SourceConnector):
             try:
                 return self._read_arrow(query, hook)
             except arrow_odbc.Error as exc:
+                if refused := self._login_refused(exc, hook):
+                    raise refused from None
                 log.warning(
                     "source %s: arrow-odbc could not read this query (%s); reading it through OdbcHook instead",
                     self.config.source_id,
@@ -272,8 +280,16 @@ class SqlConnector(SourceConnector):
 
     def _read_pyodbc(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         import pandas as pd
+        import pyodbc
 
-        with closing(self.hook().get_conn()) as conn, closing(conn.cursor()) as cursor:
+        hook = self.hook()
+        try:
+            connection = hook.get_conn()
+        except pyodbc.Error as exc:
+            if refused := self._login_refused(exc, hook):
+                raise refused from None
+            raise type(exc)(_reason(exc, hook)) from None
+        with closing(connection) as conn, closing(conn.cursor()) as cursor:
             if self.config.connection.encoding:
                 import pyodbc
 

@@ -31,14 +31,10 @@ class ApiError(Exception):
 
 
 def mask(value: str | None) -> None:
-    """Register a secret with Airflow's masker (best effort outside a task)."""
-    if value:
-        try:
-            from airflow.sdk.log import mask_secret
+    """Register a secret with Airflow's masker (best effort outside a task), also in its URL-quoted forms."""
+    from stock2shop_sync.redact import mask as mask_secrets
 
-            mask_secret(value)
-        except Exception:  # noqa: BLE001,S110
-            pass
+    mask_secrets(value)
 
 
 class RestApiHook(BaseHook):

@@ -81,12 +81,12 @@ class GoogleSheetsHook(BaseHook):
                 key = json.loads(key)
             except ValueError:
                 raise SheetsError(f"connection {self.google_sheets_conn_id!r}: keyfile_dict is not JSON") from None
-        try:
-            from airflow.sdk.log import mask_secret
+        from stock2shop_sync.redact import mask
 
-            mask_secret(key.get("private_key", ""))
-        except Exception:  # noqa: BLE001,S110 - masking is best effort outside a task
-            pass
+        private_key = str(key.get("private_key") or "")
+        # the key whole, and line by line (a log may show it JSON-escaped, its newlines as \n)
+        lines = [line for line in private_key.splitlines() if line.strip() and "PRIVATE KEY" not in line]
+        mask(private_key, *lines, key.get("private_key_id"))
         return key, extra.get("api_base_url")
 
     def get_client(self) -> gspread.Client:

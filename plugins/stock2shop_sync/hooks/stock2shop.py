@@ -55,14 +55,10 @@ class UploadResult:
 
 
 def _mask(value: str | None) -> None:
-    if not value:
-        return
-    try:
-        from airflow.sdk.log import mask_secret
+    """Register a secret (the password, a session token) with Airflow's masker, also URL-quoted."""
+    from stock2shop_sync.redact import mask
 
-        mask_secret(value)
-    except Exception:  # noqa: BLE001 - masking is best effort outside a task
-        log.debug("secrets masker unavailable")
+    mask(value)
 
 
 class Stock2ShopHook(BaseHook):

@@ -59,8 +59,9 @@ def _fail_fast(exc: Exception) -> bool:
     from stock2shop_sync.model.canonical import MappingError
     from stock2shop_sync.model.orders import OrderError
     from stock2shop_sync.model.validation import ValidationFailed
+    from stock2shop_sync.redact import SourceAuthError
 
-    if isinstance(exc, (ConfigError, MappingError, ValidationFailed, OrderError)):
+    if isinstance(exc, (ConfigError, MappingError, ValidationFailed, OrderError, SourceAuthError)):
         return True
     return isinstance(exc, Stock2ShopError) and not exc.retryable
 

@@ -132,9 +132,70 @@ def check_read_only_query(value: str | None) -> str | None:
     """Refuse an extract query that is not one read-only statement."""
     if value is None:
         return value
-    # Comments and string literals cannot write; blank them so "WHERE flag <> 'Delete'" is not refused.
-    stripped = re.sub(r"'(?:[^']|'')*'", "''", value)
-    stripped = re.sub(r"--[^\n]*|/\*.*?\*/", " ", stripped, flags=re.DOTALL).strip()
+    # Comments, string literals and quoted names cannot write; blank them so "WHERE flag <> 'Delete'" is not
+    # refused. The statement is read as standard SQL (PostgreSQL, SQL Server, SQLite) does and as MySQL/MariaDB
+    # do, with and without backslash escapes, and must pass every reading: no quote or comment can hide code from
+    # the check that one of those databases would run.
+    for name, reading in _SQL_LEXEMES.items():
+        code = _sql_code(value, reading)
+        if name == "standard" and re.search(r"(?<![\w$])[Ee]''", code):
+            # PostgreSQL's escape strings take backslash escapes inside an otherwise standard statement
+            raise ValueError("an extract query must not use E'...' escape strings")
+        _check_read_only_code(code)
+    return value
+
+
+_SQL_BLOCK_COMMENT = r"/\*.*?\*/"
+#: Each reading's lexemes, matched leftmost first in one pass as a SQL lexer reads them: string literals,
+#: quoted names, line and block comments.
+_SQL_LEXEMES = {
+    "standard": re.compile(
+        rf"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\[[^\]]*\]|--[^\n]*|{_SQL_BLOCK_COMMENT}", re.DOTALL
+    ),
+    "mysql": re.compile(
+        r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"\\]|\"\"|\\.)*\"|`(?:[^`]|``)*`|--(?=\s|$)[^\n]*|#[^\n]*|"
+        + _SQL_BLOCK_COMMENT,
+        re.DOTALL,
+    ),
+    "mysql_no_backslash_escapes": re.compile(
+        r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`|--(?=\s|$)[^\n]*|#[^\n]*|" + _SQL_BLOCK_COMMENT,
+        re.DOTALL,
+    ),
+}
+#: Row locks: a SELECT that takes them blocks the ERP's own writers (and needs write rights on some servers).
+_SQL_LOCKS = re.compile(
+    r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|KEY\s+SHARE|SHARE|UPDATE)\b|\bLOCK\s+IN\s+SHARE\s+MODE\b"
+    r"|\b(?:UPDLOCK|XLOCK|HOLDLOCK|TABLOCKX?|PAGLOCK)\b",
+    re.IGNORECASE,
+)
+#: Functions that change the database or reach outside it, callable from inside a SELECT.
+_SQL_WRITING_FUNCTIONS = re.compile(
+    r"\b(NEXTVAL|SETVAL|SET_CONFIG|LO_IMPORT|LO_EXPORT|LO_UNLINK|LO_PUT|LO_FROM_BYTEA|DBLINK_EXEC|DBLINK"
+    r"|PG_TERMINATE_BACKEND|PG_CANCEL_BACKEND|PG_RELOAD_CONF|LOAD_EXTENSION|WRITEFILE|GET_LOCK"
+    r"|OPENROWSET|OPENQUERY|OPENDATASOURCE)\s*\(",
+    re.IGNORECASE,
+)
+
+
+def _sql_code(statement: str, lexemes: re.Pattern[str]) -> str:
+    """The statement with its literals blanked to ``''``, quoted names to ``q`` and comments to a space; a
+    MySQL executable comment (``/*! ... */``, ``/*M! ... */``) is refused: MySQL and MariaDB run what it holds."""
+
+    def blank(match: re.Match[str]) -> str:
+        lexeme = match.group(0)
+        if lexeme.startswith("'"):
+            return "''"
+        if lexeme[0] in "\"`[":
+            return " q "
+        if re.match(r"/\*M?!", lexeme):
+            raise ValueError("an extract query must not hold an executable comment (/*! ... */)")
+        return " "
+
+    return lexemes.sub(blank, statement).strip()
+
+
+def _check_read_only_code(stripped: str) -> None:
+    """Refuse the code of a statement (literals and comments blanked) unless it is one statement that reads."""
     first = stripped.split(None, 1)[0].upper() if stripped else ""
     if first not in {"SELECT", "WITH"}:
         raise ValueError(f"an extract query must start with SELECT or WITH, not {first or 'nothing'!r}")
@@ -142,7 +203,10 @@ def check_read_only_query(value: str | None) -> str | None:
         raise ValueError(f"an extract query must only read, but it contains {match.group(1).upper()!r}")
     if ";" in stripped.rstrip(";"):
         raise ValueError("an extract query must be a single statement (found ';' inside it)")
-    return value
+    if match := _SQL_LOCKS.search(stripped):
+        raise ValueError(f"an extract query must not lock rows ({' '.join(match.group(0).upper().split())!r})")
+    if match := _SQL_WRITING_FUNCTIONS.search(stripped):
+        raise ValueError(f"an extract query must only read, but it calls {match.group(1).upper()}()")
 
 
 class _Query(_Strict):

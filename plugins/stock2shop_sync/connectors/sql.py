@@ -218,10 +218,11 @@ class SqlConnector(SourceConnector):
             self._since = None
 
     def hook(self) -> OdbcHook:
-        from airflow.providers.odbc.hooks.odbc import OdbcHook
+        """The extraction's ``OdbcHook``, its session opened read-only where the driver allows
+        (:mod:`stock2shop_sync.connectors.read_only`)."""
+        from stock2shop_sync.connectors.read_only import read_only_hook
 
-        kwargs = {"driver": self.config.connection.driver} if self.config.connection.driver else {}
-        return OdbcHook(odbc_conn_id=self.config.connection.conn_id, **kwargs)
+        return read_only_hook(self.config.connection.conn_id, self.config.connection.driver)
 
     def _login_refused(self, exc: Exception, hook: OdbcHook) -> Exception | None:
         """The error naming the source when ``exc`` says the database refused the login, else None."""

@@ -1,0 +1,77 @@
+"""The extraction connection, opened read-only where the driver allows: the second line of defence behind the
+config's refusal of any extract query that could write (:func:`stock2shop_sync.config.check_read_only_query`).
+
+By ODBC driver (the source's ``connection.driver``):
+
+* PostgreSQL (psqlODBC): ``pqopt={options=-cdefault_transaction_read_only=on}``, a libpq option, so every
+  transaction of the session is read-only and the server refuses INSERT/UPDATE/DELETE/DDL (SQLSTATE 25006);
+* MariaDB and MySQL (Connector/ODBC): ``InitStmt=SET SESSION TRANSACTION READ ONLY`` (error 1792);
+* SQLite: the database opened as a ``file:...?mode=ro`` URI ("attempt to write a readonly database").
+
+Other drivers (SQL Server, Pervasive) have no session-wide read-only switch; their sources should use a login
+that may only read (the README says so), and the query check still applies. The orders' connection
+(``orders.conn_id``) is a separate read-write login and never goes through here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from airflow.providers.odbc.hooks.odbc import OdbcHook
+
+POSTGRES_READ_ONLY = "pqopt={options=-cdefault_transaction_read_only=on};"
+POSTGRES_READ_ONLY_SETTINGS = "ConnSettings=SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;"
+MARIADB_READ_ONLY = "InitStmt=SET SESSION TRANSACTION READ ONLY;"
+
+
+def driver_kind(driver: str | None) -> str | None:
+    """``postgresql``, ``mysql``, ``sqlite`` or None, from the unixODBC driver name (``PostgreSQL Unicode``...)."""
+    name = (driver or "").lower()
+    for key, kind in (("postgres", "postgresql"), ("psql", "postgresql"), ("maria", "mysql"), ("mysql", "mysql")):
+        if key in name:
+            return kind
+    return "sqlite" if "sqlite" in name else None
+
+
+def _has(conn_str: str, key: str) -> bool:
+    return re.search(rf"(?:^|;)\s*{key}\s*=", conn_str, re.IGNORECASE) is not None
+
+
+def read_only_connection_string(conn_str: str, driver: str | None, database: str | None = None) -> str:
+    """``conn_str`` with the driver's read-only setting added (see the module's docstring); unchanged for a
+    driver without one. ``database`` is the SQLite file named in ``DATABASE=`` (opened as a read-only URI)."""
+    kind = driver_kind(driver)
+    if kind == "postgresql":
+        if not _has(conn_str, "pqopt"):
+            return conn_str + POSTGRES_READ_ONLY
+        if not _has(conn_str, "ConnSettings"):
+            return conn_str + POSTGRES_READ_ONLY_SETTINGS
+        raise ValueError("the connection sets both pqopt and ConnSettings: the extraction cannot be made read-only")
+    if kind == "mysql":
+        if _has(conn_str, "InitStmt"):
+            raise ValueError("the connection sets InitStmt: the extraction cannot be made read-only")
+        return conn_str + MARIADB_READ_ONLY
+    if kind == "sqlite" and database and not database.startswith("file:"):
+        uri = f"file:{quote(database, safe='/')}?mode=ro"
+        return conn_str.replace(f"DATABASE={database};", f"DATABASE={uri};", 1)
+    return conn_str
+
+
+def read_only_hook(conn_id: str, driver: str | None) -> OdbcHook:
+    """An ``OdbcHook`` for the source's extraction whose connection string (used by ``get_conn()`` and by the
+    arrow-odbc reader alike) opens the session read-only."""
+    from airflow.providers.odbc.hooks.odbc import OdbcHook
+
+    class ReadOnlyOdbcHook(OdbcHook):
+        """``OdbcHook`` whose connection string asks the driver for a read-only session."""
+
+        @property
+        def odbc_connection_string(self) -> str:
+            database = self.database or self.connection.schema
+            return read_only_connection_string(super().odbc_connection_string, self.driver, database)
+
+    kwargs = {"driver": driver} if driver else {}
+    return ReadOnlyOdbcHook(odbc_conn_id=conn_id, **kwargs)

@@ -1,0 +1,154 @@
+"""Extraction is read-only (the query check at config load, the read-only connection strings) and secrets are
+scrubbed from texts and registered with the masker in every form they travel in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stock2shop_sync.config import ConfigError, check_read_only_query, load_source
+from stock2shop_sync.connectors.read_only import read_only_connection_string
+from stock2shop_sync.redact import is_login_failure, mask, scrub
+
+WRITING = [
+    ("WITH x AS (DELETE FROM products RETURNING *) SELECT * FROM x", "'DELETE'"),
+    ("WITH x AS (UPDATE products SET qty = 0 RETURNING *) SELECT * FROM x", "'UPDATE'"),
+    ("SELECT * INTO products_copy FROM products", "'INTO'"),
+    ("SELECT * FROM products INTO OUTFILE '/tmp/x.csv'", "'INTO'"),
+    ("SELECT * FROM products FOR UPDATE", "'UPDATE'"),
+    ("SELECT * FROM products FOR NO KEY UPDATE", "'UPDATE'"),
+    ("SELECT * FROM products FOR SHARE", "must not lock rows ('FOR SHARE')"),
+    ("SELECT * FROM products LOCK IN SHARE MODE", "must not lock rows"),
+    ("SELECT * FROM products WITH (UPDLOCK)", "must not lock rows ('UPDLOCK')"),
+    ("SELECT 1; DELETE FROM products", "'DELETE'"),
+    ("SELECT 1; SELECT 2", "single statement"),
+    ("SELECT 1 /* ; */ ; TRUNCATE products", "'TRUNCATE'"),
+    # a quote inside a comment must not swallow the statement after it
+    ("SELECT 1 -- it's\n; DELETE FROM products; SELECT 'x'", "'DELETE'"),
+    # MySQL and MariaDB run what an executable comment holds
+    ("SELECT 1 /*! ; DROP TABLE products */", "executable comment"),
+    ("SELECT 1 /*M!100000 , (SELECT 1) */", "executable comment"),
+    # a backslash-escaped quote (MySQL) hides nothing: read both ways
+    ("SELECT '\\'' ; DROP TABLE products; -- '", "'DROP'"),
+    ("SELECT '\\' --1 ; DROP TABLE products; -- '", "'DROP'"),
+    ("SELECT E'\\'', 1 # 1 ; DROP TABLE products; -- '", "E'...' escape strings"),
+    # quoted names holding a quote
+    ("SELECT 1 AS \"'\" ; DROP TABLE products; -- '", "'DROP'"),
+    ("SELECT 1 AS [']; DROP TABLE products; --']", "'DROP'"),
+    ("SELECT 1 AS `'`; DROP TABLE products; --'", "'DROP'"),
+    ("EXEC dbo.sync_products", "not 'EXEC'"),
+    ("EXECUTE dbo.sync_products", "not 'EXECUTE'"),
+    ("CALL sync_products()", "not 'CALL'"),
+    ("{CALL sync_products}", "not '{CALL'"),
+    ("/* the report */ DELETE FROM products", "not 'DELETE'"),
+    ("SELECT nextval('item_seq')", "calls NEXTVAL()"),
+    ("SELECT lo_unlink(42)", "calls LO_UNLINK()"),
+    ("SELECT load_extension('/tmp/evil.so')", "calls LOAD_EXTENSION()"),
+    ("SELECT * FROM OPENROWSET('SQLNCLI', 'x', 'y')", "calls OPENROWSET()"),
+]
+
+READING = [
+    "SELECT item_code FROM products WHERE s2s_active <> 'Delete' -- DROP nothing",
+    "SELECT item_code FROM products -- DROP nothing\nWHERE s2s_active <> 'Delete' AND note <> 'it''s; UPDATE'",
+    "SELECT 'E' AS grade, \"Update Date\" AS changed FROM products;",
+    "SELECT [Order No] FROM dbo.Orders",
+    "SELECT REPLACE(title, ';', ',') AS title FROM products",
+    "WITH recent AS (SELECT * FROM products) SELECT * FROM recent",
+    "SELECT note FROM products WHERE note LIKE '%\\%'",
+    "SELECT 1 /*+ INDEX(products) */",
+]
+
+
+@pytest.mark.parametrize(("query", "problem"), WRITING)
+def test_a_query_that_could_write_is_refused(query: str, problem: str) -> None:
+    with pytest.raises(ValueError, match="extract query") as refused:
+        check_read_only_query(query)
+    assert problem in str(refused.value)
+
+
+@pytest.mark.parametrize("query", READING)
+def test_a_query_that_only_reads_is_kept(query: str) -> None:
+    assert check_read_only_query(query) == query
+
+
+def test_a_source_config_with_a_writing_query_is_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "shop.yaml"
+    query = "WITH gone AS (DELETE FROM products RETURNING item_code) SELECT item_code FROM gone"
+    path.write_text(yaml.safe_dump({
+        "source_id": "shop", "type": "custom_database", "connection": {"conn_id": "c", "driver": "SQLite3"},
+        "stock2shop": {"source_id": 1}, "mapping_overrides": {"products": {"query": query}},
+    }))  # fmt: skip
+    with pytest.raises(ConfigError) as refused:
+        load_source(path)
+    assert refused.value.key == "mapping_overrides.products.query"
+    assert "'DELETE'" in refused.value.problem
+
+
+@pytest.mark.parametrize(
+    ("driver", "conn_str", "expected"),
+    [
+        (
+            "PostgreSQL Unicode",
+            "DRIVER={PostgreSQL Unicode};SERVER=db;DATABASE=erp;",
+            "DRIVER={PostgreSQL Unicode};SERVER=db;DATABASE=erp;pqopt={options=-cdefault_transaction_read_only=on};",
+        ),
+        (
+            "PostgreSQL Unicode",
+            "DRIVER={PostgreSQL Unicode};pqopt={sslmode=require};",
+            "DRIVER={PostgreSQL Unicode};pqopt={sslmode=require};"
+            "ConnSettings=SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;",
+        ),
+        (
+            "MariaDB Unicode",
+            "DRIVER={MariaDB Unicode};SERVER=db;",
+            "DRIVER={MariaDB Unicode};SERVER=db;InitStmt=SET SESSION TRANSACTION READ ONLY;",
+        ),
+        (
+            "SQLite3",
+            "DRIVER={SQLite3};DATABASE=/data/my shop#1.sqlite;",
+            "DRIVER={SQLite3};DATABASE=file:/data/my%20shop%231.sqlite?mode=ro;",
+        ),
+        ("ODBC Driver 18 for SQL Server", "DRIVER={x};SERVER=db;", "DRIVER={x};SERVER=db;"),
+    ],
+)
+def test_the_extraction_connection_string_asks_for_a_read_only_session(
+    driver: str, conn_str: str, expected: str
+) -> None:
+    database = "/data/my shop#1.sqlite" if driver == "SQLite3" else None
+    assert read_only_connection_string(conn_str, driver, database) == expected
+
+
+def test_a_connection_that_already_sets_the_init_statement_is_refused() -> None:
+    with pytest.raises(ValueError, match="InitStmt"):
+        read_only_connection_string("DRIVER={MariaDB Unicode};InitStmt=SET NAMES utf8;", "MariaDB Unicode")
+
+
+def test_scrub_removes_known_secrets_and_credential_shapes() -> None:
+    text = (
+        "connect failed: DRIVER={x};SERVER=db;UID=sync;PWD=hunter2!x;PORT=1 | PWD={a;b}; | "
+        "GET https://api.example/v1/products?format=json&token=abc123&apikey=k%21y | "
+        "https://sync:pa55@host/x | Authorization: Bearer eyJhbGciOi.x.y | "
+        "-----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY----- | plain hunter2!x and hunter2%21x"
+    )
+    clean = scrub(text, "hunter2!x")
+    for secret in ("hunter2", "abc123", "k%21y", "pa55", "eyJhbGciOi", "MIIEv", "{a;b}"):
+        assert secret not in clean, (secret, clean)
+    for kept in ("UID=sync", "format=json", "SERVER=db"):
+        assert kept in clean
+
+
+def test_login_failures_are_recognised() -> None:
+    assert is_login_failure(Exception("28000", "[28000] Access denied for user 'x'@'h' (using password: YES)"))
+    assert is_login_failure(Exception('FATAL: password authentication failed for user "x"'))
+    assert not is_login_failure(Exception("42S02", "no such table: products"))
+
+
+def test_mask_registers_the_url_quoted_forms_too() -> None:
+    from airflow.sdk._shared.secrets_masker import redact
+
+    secret = "Mask-Me/Now+1!"
+    mask(secret)
+    logged = f"GET /x?apikey=Mask-Me%2FNow%2B1%21 and form Mask-Me%2FNow%2B1%21 and raw {secret}"
+    assert "Mask-Me" not in str(redact(logged))

@@ -289,7 +289,12 @@ class SqlConnector(SourceConnector):
         except pyodbc.Error as exc:
             if refused := self._login_refused(exc, hook):
                 raise refused from None
-            raise type(exc)(_reason(exc, hook)) from None
+            # e.g. the server is down: the same (retryable) driver error, naming the source, the text scrubbed
+            connection_id = self.config.connection.conn_id
+            raise type(exc)(
+                f"source {self.config.source_id}: cannot connect to the database of connection {connection_id!r}: "
+                + _reason(exc, hook)
+            ) from None
         with closing(connection) as conn, closing(conn.cursor()) as cursor:
             if self.config.connection.encoding:
                 import pyodbc

@@ -474,3 +474,22 @@ def test_the_wrong_password_is_really_refused(db_login: dict[str, str]) -> None:
         assert conn.execute("SELECT count(*) FROM products").fetchone()[0] == 40
     with pytest.raises(pyodbc.Error, match="Access denied"):
         pyodbc.connect(dsn + "PWD=not-it;")
+
+
+def test_the_scan_finds_a_planted_secret_in_every_form(tmp_path: Path) -> None:
+    """The search itself works: a secret planted raw in a file, URL-quoted in a text and as HTTP Basic
+    credentials in another is counted each time (so a zero above means none was there)."""
+    book = SecretBook()
+    secret = _secret("Planted")
+    book.add("planted", secret)
+    book.add_basic("planted", "someone", secret)
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "report.json").write_text(json.dumps({"error": f"PWD={secret};"}))
+    book.texts["a log line"] = f"GET /x?apikey={urllib.parse.quote(secret, safe='')} HTTP/1.1"
+    basic = base64.b64encode(f"someone:{secret}".encode()).decode()
+    hits = scan(book, [tmp_path], {"metadata table xcom": f"('Authorization: Basic {basic}',)"})
+    assert hits == {
+        f"planted in {tmp_path / 'nested' / 'report.json'}": 1,
+        "planted in a log line": 1,
+        "planted in metadata table xcom": 1,
+    }

@@ -152,3 +152,17 @@ def test_mask_registers_the_url_quoted_forms_too() -> None:
     mask(secret)
     logged = f"GET /x?apikey=Mask-Me%2FNow%2B1%21 and form Mask-Me%2FNow%2B1%21 and raw {secret}"
     assert "Mask-Me" not in str(redact(logged))
+
+
+def test_an_api_error_quoting_the_request_does_not_carry_the_token() -> None:
+    import requests
+
+    from stock2shop_sync.hooks.stock2shop import Stock2ShopError, Stock2ShopHook
+
+    response = requests.Response()
+    response.status_code = 502
+    response._content = b"<html>Bad gateway for GET /v1/products/queue?token=tok-123-secret&format=json</html>"
+    with pytest.raises(Stock2ShopError) as failed:
+        Stock2ShopHook._raise_for_status(response, "products_queue")
+    assert "tok-123-secret" not in str(failed.value)
+    assert "token=***" in str(failed.value)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from stock2shop_sync.hooks.ratelimit import RateLimiter
+from stock2shop_sync.redact import scrub
 
 if TYPE_CHECKING:
     import requests
@@ -98,7 +99,7 @@ class RestApiHook(BaseHook):
                 if response.status_code < 400 or response.status_code in handled:
                     return response
                 error = self.error_class(
-                    f"{self.api_name} answered HTTP {response.status_code}: {response.text[:300]}",
+                    f"{self.api_name} answered HTTP {response.status_code}: {scrub(response.text[:300])}",
                     status=response.status_code,
                     retryable=response.status_code == 429 or response.status_code >= 500,
                 )

@@ -251,6 +251,8 @@ class Stock2ShopHook(BaseHook):
     def _raise_for_status(response: requests.Response, what: str) -> None:
         if response.status_code < 400:
             return
+        from stock2shop_sync.redact import scrub
+
         try:
             detail = response.json()
             detail = detail.get("errors") or detail.get("error") or detail.get("detail") or detail
@@ -258,7 +260,8 @@ class Stock2ShopHook(BaseHook):
             detail = response.text[:500]
         retryable = response.status_code >= 500 or response.status_code == 429
         raise Stock2ShopError(
-            f"Stock2Shop {what} failed with HTTP {response.status_code}: {detail}",
+            # scrubbed: a gateway's error page may quote the request, token and all
+            f"Stock2Shop {what} failed with HTTP {response.status_code}: {scrub(str(detail))}",
             status=response.status_code,
             retryable=retryable,
         )

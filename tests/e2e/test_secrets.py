@@ -390,7 +390,13 @@ def test_no_secret_in_any_output_of_every_demo_run(
     assert "source demo_sage_pastel_partner: extracted" in task_log  # the task logs were captured
     assert "refused the credentials of connection 's2s_wrong_login'" in book.texts["captured stdout"] + task_log
     assert "?token=***&" in task_log, "no masked token URL in the DEBUG task logs"
-    hits = scan(book, [world.folder], metadata_dump())
+    metadata = metadata_dump()
+    assert "s2s_demo_sage_evolution" in metadata["metadata table xcom"]  # the XCom values are in the dump
+    written = {p.name for p in world.folder.rglob("*") if p.is_file()}
+    for expected in ("products_quarantine.csv", "latest_run_report.json", "products_fingerprints.parquet",
+                     "products_extracted.parquet", "state.sqlite"):  # fmt: skip
+        assert expected in written, expected
+    hits = scan(book, [world.folder], metadata)
     assert hits == {}
 
 

@@ -53,6 +53,14 @@ def run(stage: str, args: dict[str, Any]) -> dict[str, Any]:
         return pipeline.merge(_config(args["source"]), args["extracted"], linked, args["run_id"])
     if stage == "validate":
         return pipeline.validate(_config(args["source"]), "products", args["extracted"], args["run_id"])
+    if stage == "validate_rules":  # our rule checks alone, timed as the baseline's are (no Parquet read or write)
+        from stock2shop_sync import staging
+        from stock2shop_sync.model.validation import validate_products
+
+        frame = staging.read_frame(args["extracted"]["path"])
+        started = time.perf_counter()
+        result = validate_products(frame, "bench_shop")
+        return {"rows": len(frame), "valid": result.counts["valid"], "inner_s": time.perf_counter() - started}
     if stage == "baseline_validate":
         from bench.baseline import baseline_validate
         from stock2shop_sync import staging

@@ -149,12 +149,9 @@ _SQL_BLOCK_COMMENT = r"/\*.*?\*/"
 #: Each reading's lexemes, matched leftmost first in one pass as a SQL lexer reads them: string literals,
 #: quoted names, line and block comments.
 _SQL_LEXEMES = {
-    "standard": re.compile(
-        rf"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\[[^\]]*\]|--[^\n]*|{_SQL_BLOCK_COMMENT}", re.DOTALL
-    ),
+    "standard": re.compile(rf"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\[[^\]]*\]|--[^\n]*|{_SQL_BLOCK_COMMENT}", re.DOTALL),
     "mysql": re.compile(
-        r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"\\]|\"\"|\\.)*\"|`(?:[^`]|``)*`|--(?=\s|$)[^\n]*|#[^\n]*|"
-        + _SQL_BLOCK_COMMENT,
+        r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"\\]|\"\"|\\.)*\"|`(?:[^`]|``)*`|--(?=\s|$)[^\n]*|#[^\n]*|" + _SQL_BLOCK_COMMENT,
         re.DOTALL,
     ),
     "mysql_no_backslash_escapes": re.compile(
@@ -185,7 +182,7 @@ def _sql_code(statement: str, lexemes: re.Pattern[str]) -> str:
         lexeme = match.group(0)
         if lexeme.startswith("'"):
             return "''"
-        if lexeme[0] in "\"`[":
+        if lexeme[0] in '"`[':
             return " q "
         if re.match(r"/\*M?!", lexeme):
             raise ValueError("an extract query must not hold an executable comment (/*! ... */)")

@@ -340,7 +340,9 @@ def test_no_secret_in_any_output_of_every_demo_run(
     caplog.set_level(logging.DEBUG)  # urllib3 then logs every URL, with its ``?token=``: the masker must hide it
     book = world.book
     demo_dags = sorted(
-        f"s2s_{p.stem}" for p in (ROOT / "include" / "sources").glob("demo_*.yaml") if p.stem != "demo_custom_db_content"
+        f"s2s_{p.stem}"
+        for p in (ROOT / "include" / "sources").glob("demo_*.yaml")
+        if p.stem != "demo_custom_db_content"
     )
     assert len(demo_dags) == 6
     for dag_id in [*demo_dags, "s2s_secret_sage_global"]:

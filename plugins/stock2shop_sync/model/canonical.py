@@ -6,6 +6,7 @@ happens in validation, so a bad value is reported as the source had it instead o
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -67,6 +68,8 @@ def clean_column(series: pd.Series) -> pd.Series:
     if not is_text:
         return series.map(_clean_text, na_action="ignore").astype("string")
     array = pa.array(series.astype("string").array, type=pa.large_string(), from_pandas=True)
+    if _printable_ascii(array):  # the usual ERP column: NFC, the cp1252 repair and the control filter change nothing
+        return pd.Series(pd.arrays.ArrowStringArray(array), index=series.index).astype("string")
     repair = pc.match_substring_regex(array, "[\x80-\x9f]")
     if pc.any(repair).as_py():  # cp1252 bytes read as Latin-1: fixed value by value, on those rows only
         fixed = [_clean_text(v) if r else v for v, r in zip(array.to_pylist(), repair.to_pylist(), strict=True)]
@@ -74,6 +77,31 @@ def clean_column(series: pd.Series) -> pd.Series:
     array = pc.utf8_normalize(array, form="NFC")
     array = pc.replace_substring_regex(array, "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", "")
     return pd.Series(pd.arrays.ArrowStringArray(pc.cast(array, pa.large_string())), index=series.index).astype("string")
+
+
+@functools.cache
+def _not_plain() -> Any:
+    """Bytes of text that :func:`_clean_text` may change: control characters other than tab, newline and
+    carriage return, and every byte of a non-ASCII character (NFC, cp1252 repair)."""
+    import numpy as np
+
+    table = np.zeros(256, dtype=bool)
+    table[[*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0x100)]] = True
+    return table
+
+
+def _printable_ascii(array: Any) -> bool:
+    """Whether every byte of a (large) string array's data is printable ASCII, tab or a line break, so that
+    cleaning would leave each value as it is. A byte-table lookup over the data buffers, not per value; bytes
+    of values outside a sliced array count too (they can only make the answer a safe False)."""
+    import numpy as np
+
+    table = _not_plain()
+    for chunk in array.chunks if hasattr(array, "chunks") else [array]:
+        data = chunk.buffers()[2]
+        if data is not None and table[np.frombuffer(data, dtype=np.uint8)].any():
+            return False
+    return True
 
 
 _C1 = re.compile("[\x80-\x9f]")

@@ -18,6 +18,8 @@ import pandas as pd
 from stock2shop_sync.model.canonical import ROW, SOURCE_ERROR
 
 SNIFF_DELIMITERS = ",;\t|"
+#: How much of a file's text the delimiter sniffer and the header check look at.
+_HEAD = 1 << 20
 
 
 class FileFormatError(ValueError):
@@ -49,7 +51,7 @@ def parse_csv(
     if not text.strip():
         raise FileFormatError("the file is empty")
     if delimiter is None:
-        sample = "\n".join(text.splitlines()[:20])
+        sample = "\n".join(text[:_HEAD].splitlines()[:20])
         try:
             delimiter = csv.Sniffer().sniff(sample, delimiters=SNIFF_DELIMITERS).delimiter
         except csv.Error:
@@ -60,18 +62,22 @@ def parse_csv(
             header = next(reader)
         except StopIteration:
             raise FileFormatError("the file has no header row") from None
-        if len(header) < 2 and delimiter not in text.splitlines()[0]:
+        if len(header) < 2 and delimiter not in text[:_HEAD].splitlines()[0]:
             raise FileFormatError(
                 f"the header row has one column ({header[0][:60]!r}): is the delimiter {delimiter!r} right?"
             )
         if any(_UNDECODABLE.search(name) for name in header):
             raise FileFormatError(f"the header row is not valid {encoding} text: set file.encoding (e.g. cp1252)")
+    # Bytes the codec could not decode became lone surrogates; only a file that has any is checked per record.
+    undecodable = _UNDECODABLE.search(text) is not None
+    if not undecodable:
+        plain = _parse_plain_csv(text, delimiter, header, header_lines=reader.line_num)
+        if plain is not None:
+            return plain
     rows: list[list[Any]] = []
     lines: list[int] = []
     errors: list[str | None] = []
     width = len(header)
-    # Bytes the codec could not decode became lone surrogates; only a file that has any is checked per record.
-    undecodable = _UNDECODABLE.search(text) is not None
     previous_line = reader.line_num
     while True:
         try:
@@ -107,6 +113,65 @@ def parse_csv(
     if not rows:
         raise FileFormatError("the file has a header row but no data rows")
     return _frame(header, rows, lines, errors)
+
+
+def _parse_plain_csv(text: str, delimiter: str, header: list[str], *, header_lines: int) -> pd.DataFrame | None:
+    """The frame :func:`parse_csv` gives, read by Arrow's CSV reader in native code, for the usual file: every
+    record on one line of its own, as many fields as the header, no blank line inside. Anything else (or a
+    file Arrow reads differently) returns None, and the file is read record by record with its problems
+    reported per line. ``header_lines`` is how many lines the header took (0 when the config gives it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+
+    names = [h.strip() for h in header]
+    if len(set(names)) != len(names) or text.count("\r") != text.count("\r\n"):
+        return None  # a duplicated header is reported by the record reader; bare CR line ends are rare
+    lines = text.split("\n")
+    if lines and lines[-1] in ("", "\r"):
+        lines.pop()  # the file's final line end
+    data = lines[header_lines:]
+    if not data or min(map(len, map(str.strip, data))) == 0:
+        return None
+    problems: list[str] = []
+
+    def invalid(row: Any) -> str:
+        problems.append(row.text)
+        return "skip"
+
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer("\n".join(data).encode("utf-8")),
+            read_options=pa_csv.ReadOptions(column_names=[f"c{i}" for i in range(len(names))]),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=invalid
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={f"c{i}": pa.large_string() for i in range(len(names))},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeError):
+        return None
+    if problems or table.num_rows != len(data):
+        return None  # a field spans lines, or a record has another number of fields
+    numbers = pa.array(range(header_lines + 1, header_lines + 1 + len(data)), type=pa.int64())
+    blank = None  # records whose every field is blank are skipped, as blank lines are
+    for column in table.columns:
+        empty = pc.equal(pc.utf8_trim_whitespace(column), "")
+        blank = empty if blank is None else pc.and_(blank, empty)
+    if blank is not None and pc.any(blank).as_py():
+        keep = pc.invert(blank)
+        table, numbers = table.filter(keep), numbers.filter(keep)
+    if not table.num_rows:
+        raise FileFormatError("the file has a header row but no data rows")
+    frame = pd.DataFrame(
+        {name: pd.Series(pd.arrays.ArrowStringArray(column)) for name, column in zip(names, table.columns, strict=True)}
+    )
+    frame[ROW] = pd.Series(numbers.to_numpy(), dtype="int64")
+    frame[SOURCE_ERROR] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    return frame
 
 
 def parse_xlsx(data: bytes, *, worksheet: str | None = None, header: list[str] | None = None) -> pd.DataFrame:

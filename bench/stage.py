@@ -119,11 +119,19 @@ def _warm_imports() -> float:
 def main() -> None:
     stage, args = sys.argv[1], json.loads(sys.argv[2])
     import_s = _warm_imports()
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     result = run(stage, args)
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report = {"stage": stage, "seconds": seconds, "import_s": import_s, "peak_rss_mib": peak_mib, "result": result}
+    report = {
+        "stage": stage,
+        "seconds": seconds,
+        "started_at": started_at,
+        "ended_at": started_at + seconds,
+        "import_s": import_s,
+        "peak_rss_mib": peak_mib,
+        "result": result,
+    }
     print("STAGE " + json.dumps(report))
 
 

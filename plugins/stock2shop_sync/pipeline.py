@@ -295,7 +295,7 @@ def upload(
     try:
         result = hook.queue_lines(
             entity,
-            plan.send.get_column("line").to_list(),
+            plan.send.get_column("line"),
             concurrency=config.stock2shop.upload_concurrency,
             on_accepted=on_accepted,
         )

@@ -124,11 +124,11 @@ class FailingHook:
     def __init__(self, accept: int, batch_size: int = 2) -> None:
         self.accept, self.batch_size, self.sent = accept, batch_size, []
 
-    def queue_lines(self, entity: str, lines: list[str], *, concurrency: int, on_accepted: Any) -> UploadResult:
+    def queue_lines(self, entity: str, lines: Any, *, concurrency: int, on_accepted: Any) -> UploadResult:
         for batch, start in enumerate(range(0, len(lines), self.batch_size)):
             if batch >= self.accept:
                 raise Stock2ShopError("HTTP 503 after 6 attempts", status=503, retryable=True)
-            self.sent += lines[start : start + self.batch_size]
+            self.sent += list(lines[start : start + self.batch_size])
             on_accepted(start, min(start + self.batch_size, len(lines)))
         return UploadResult(items=len(lines), batches=len(lines) // self.batch_size)
 

@@ -22,6 +22,7 @@ from airflow.sdk import BaseHook
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    import polars as pl
     import requests
 
 log = logging.getLogger(__name__)
@@ -345,13 +346,14 @@ class Stock2ShopHook(BaseHook):
     def queue_lines(
         self,
         entity: str,
-        lines: Sequence[str],
+        lines: Sequence[str] | pl.Series,
         *,
         concurrency: int = 1,
         on_accepted: Callable[[int, int], None] | None = None,
     ) -> UploadResult:
-        """Queue items already rendered as JSON text, ``batch_size`` per request, ``concurrency`` requests at a
-        time (all sharing the token and the advertised rate limit).
+        """Queue items already rendered as JSON text (a sequence of strings or a Polars string Series),
+        ``batch_size`` per request, ``concurrency`` requests at a time (all sharing the token and the
+        advertised rate limit).
 
         ``on_accepted(start, stop)`` is called for each batch Stock2Shop accepted (``lines[start:stop]``), also
         when a later batch fails, so the caller can record exactly what was accepted. The first batch that fails
@@ -367,8 +369,9 @@ class Stock2ShopHook(BaseHook):
 
         def send(start: int) -> None:
             batch = lines[start : start + self.batch_size]
-            body = head + ",".join(batch).encode() + tail
-            answer = self.request("POST", endpoint, body=body)
+            # A Polars Series is joined in native code, with no Python string per item.
+            text = batch.str.join(",").item() if hasattr(batch, "str") else ",".join(batch)
+            answer = self.request("POST", endpoint, body=head + text.encode() + tail)
             with lock:
                 result.batches += 1
                 result.batch_sizes.append(len(batch))

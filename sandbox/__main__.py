@@ -51,6 +51,7 @@ def main() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    app.state.store.close()  # what was queued is stored before the process ends
 
 
 if __name__ == "__main__":

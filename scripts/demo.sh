@@ -14,7 +14,7 @@ API_DEMOS=(demo_sage_accounting demo_isync)
 
 echo "==> demo databases"
 for demo in "${DEMOS[@]}"; do
-  "$BIN/python" -m stock2shop_sync.demo.seed --preset "${demo#*:}" --sqlite "$DEMO_DIR/${demo%%:*}.sqlite"
+  "$BIN/python" -m stock2shop_sync.demo.create --preset "${demo#*:}" --sqlite "$DEMO_DIR/${demo%%:*}.sqlite"
 done
 
 echo "==> source configs"

@@ -9,7 +9,7 @@ BIN="$ROOT/.venv/bin"
 mkdir -p "$DEMO_DIR"
 for demo in demo_custom_db:custom_database demo_sage_evolution:sage_evolution demo_sage_pastel_partner:sage_pastel_partner; do
   [ -f "$DEMO_DIR/${demo%%:*}.sqlite" ] || \
-    "$BIN/python" -m stock2shop_sync.demo.seed --preset "${demo#*:}" --sqlite "$DEMO_DIR/${demo%%:*}.sqlite"
+    "$BIN/python" -m stock2shop_sync.demo.create --preset "${demo#*:}" --sqlite "$DEMO_DIR/${demo%%:*}.sqlite"
 done
 "$BIN/python" -m stock2shop_sync.cli check-config || true
 SANDBOX_SOURCES="101:Demo custom database,102:Demo Sage Evolution,103:Demo Sage Pastel Partner,104:Demo Sage Accounting,105:Demo iSync" \

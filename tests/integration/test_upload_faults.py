@@ -27,7 +27,7 @@ from sandbox.faults import FAULT_KINDS, PROCESSED_KINDS, FaultSettings
 from sandbox.server import running_sandbox
 from stock2shop_sync import pipeline, staging
 from stock2shop_sync.config import load_source
-from stock2shop_sync.demo.seed import DDL
+from stock2shop_sync.demo.custom_database import DDL
 from stock2shop_sync.fingerprints import FingerprintStore
 from stock2shop_sync.hooks.stock2shop import Stock2ShopHook
 from stock2shop_sync.model.payloads import payload_lines

@@ -7,7 +7,7 @@ from typing import Any
 
 #: preset -> module whose ``seed(conn)`` creates and fills that ERP's tables.
 SEEDERS = {
-    "custom_database": "stock2shop_sync.demo.seed",
+    "custom_database": "stock2shop_sync.demo.custom_database",
     "sage_evolution": "stock2shop_sync.demo.sage_evolution",
     "sage_pastel_partner": "stock2shop_sync.demo.sage_pastel_partner",
 }

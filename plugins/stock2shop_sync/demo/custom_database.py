@@ -5,14 +5,12 @@ same rows, so one mapping must give the same payloads from each. A few rows are 
 duplicated item code, a blank title, a negative price, a fractional quantity, an unknown active flag, a blank
 and a malformed e-mail) so the demo shows quarantine at work.
 
-Run: ``python -m stock2shop_sync.demo.seed --preset custom_database --sqlite .demo/demo_custom_db.sqlite``.
+Seeded with the other presets by ``python -m stock2shop_sync.demo.create --preset custom_database --sqlite FILE``.
 """
 
 from __future__ import annotations
 
-import argparse
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 DDL = [
@@ -216,28 +214,3 @@ def seed(conn: Any) -> dict[str, int]:
     cursor.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)", [(*c, _TS) for c in CUSTOMERS])
     conn.commit()
     return {"products": len(products), "customers": len(CUSTOMERS)}
-
-
-def main() -> None:
-    import pyodbc
-
-    from stock2shop_sync.demo import SEEDERS
-    from stock2shop_sync.demo import seed as seed_preset
-
-    parser = argparse.ArgumentParser(description="Create a demo database for a preset in a SQLite file.")
-    parser.add_argument("--preset", default="custom_database", choices=sorted(SEEDERS))
-    parser.add_argument("--sqlite", required=True, help="path of the SQLite file to (re)create")
-    args = parser.parse_args()
-    path = Path(args.sqlite).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    conn = pyodbc.connect(f"DRIVER={{SQLite3}};Database={path}")
-    try:
-        counts = seed_preset(args.preset, conn)
-    finally:
-        conn.close()
-    print(f"{args.preset} demo database {path}: {counts['products']} product rows, {counts['customers']} customers")
-
-
-if __name__ == "__main__":
-    main()

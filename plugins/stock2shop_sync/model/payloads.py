@@ -271,12 +271,14 @@ def payload_lines(entity: str, valid: pd.DataFrame, stock2shop_source_id: int) -
         return empty_lines(entity)
     build = _product_items if entity == "products" else _customer_items
     extra = ["source_product_code", "source_variant_code"] if entity == "products" else []
-    out = df.select(
+    plan = df.lazy().select(
         pl.col(key).cast(pl.String).alias("key"),
         *(pl.col(c).cast(pl.String) for c in extra),
         build(df, stock2shop_source_id).alias("line"),
     )
-    return out.with_columns(fingerprint=pl.col("line").hash(seed=FINGERPRINT_SEED))
+    # The streaming engine renders the rows in chunks on every core; in one eager select, the single large
+    # expression ran on one (about 3x slower for a million products on two cores). Same text, same order.
+    return plan.with_columns(fingerprint=pl.col("line").hash(seed=FINGERPRINT_SEED)).collect(engine="streaming")
 
 
 def empty_lines(entity: str) -> pl.DataFrame:

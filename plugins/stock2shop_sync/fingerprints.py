@@ -23,6 +23,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -30,6 +31,7 @@ import polars as pl
 from stock2shop_sync.model.payloads import FINGERPRINT_SCHEME, KEYS, empty_lines
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from airflow.sdk import ObjectStoragePath
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class FingerprintStore:
 
             root = staging_root() / "_state"
         self.root = root
+        #: progress folders made by :meth:`record_progress`, by (source, entity)
+        self._made: dict[tuple[str, str], ObjectStoragePath] = {}
 
     def path(self, source_id: str, entity: str) -> ObjectStoragePath:
         return self.root / source_id / f"{entity}_fingerprints.parquet"
@@ -95,21 +99,32 @@ class FingerprintStore:
         # Names start with the time they were written, so sorting them replays the batches in order.
         return sorted((p for p in folder.iterdir() if p.name.endswith(".parquet")), key=lambda p: p.name)
 
-    def record_progress(self, source_id: str, entity: str, accepted: pl.DataFrame) -> None:
+    def record_progress(self, source_id: str, entity: str, accepted: pl.DataFrame | pa.Table) -> None:
         """Durably note one batch Stock2Shop accepted (rows of :attr:`UploadPlan.send`, see
         :meth:`UploadPlan.batch`), so that an upload killed before :meth:`save` is not sent again. Thread-safe: each
         batch is its own file."""
         import pyarrow.parquet as pq
 
-        folder = self.progress_folder(source_id, entity)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self._made.get((source_id, entity))
+        if folder is None:  # once per upload: a batch is recorded every few milliseconds
+            folder = self.progress_folder(source_id, entity)
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made[source_id, entity] = folder
+        # Through the folder's filesystem with plain path strings: a path object per file cost more than the
+        # write itself (about 2 ms of 2.7 per batch).
+        fs, base = folder.fs, folder.path
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
-        table = accepted.to_arrow()
+        table = accepted.to_arrow() if isinstance(accepted, pl.DataFrame) else accepted
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), _SCHEME_KEY: FINGERPRINT_SCHEME})
-        partial = folder / f".{name}.partial"
-        with partial.open("wb") as handle:
-            pq.write_table(table, handle)
-        partial.rename(folder / name)
+        partial = f"{base}/.{name}.partial"
+        try:
+            handle = fs.open(partial, "wb")
+        except FileNotFoundError:  # the folder was removed since (by hand, say): make it again
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = fs.open(partial, "wb")
+        with handle:
+            pq.write_table(table, handle, compression="none")  # a few kB: compressing it only costs time
+        fs.mv(partial, f"{base}/{name}")
 
     def recovered(self, source_id: str, entity: str) -> pl.DataFrame:
         """The items batches recorded by :meth:`record_progress` and not yet folded in by :meth:`save` carried
@@ -143,6 +158,7 @@ class FingerprintStore:
         self._clear_progress(source_id, entity)  # now in the main file (a kill before this only replays them)
 
     def _clear_progress(self, source_id: str, entity: str) -> None:
+        self._made.pop((source_id, entity), None)  # made again if a later upload records progress
         for part in self._progress_parts(source_id, entity):
             part.unlink()
 
@@ -190,13 +206,25 @@ class UploadPlan:
             flags[start:stop] = True
         return _applied(self.previous, self.send.filter(pl.Series(flags)))
 
-    def batch(self, start: int, stop: int) -> pl.DataFrame:
-        """``send[start:stop]`` as :meth:`FingerprintStore.record_progress` keeps it: without the JSON, with an
-        ``inactive`` flag (sent with ``product_active``/``customer_active`` false)."""
-        rows = self.send.slice(start, stop - start)
+    @cached_property
+    def progress(self) -> pl.DataFrame:
+        """:attr:`send` as :meth:`FingerprintStore.record_progress` keeps it: without the JSON, with an
+        ``inactive`` flag (sent with ``product_active``/``customer_active`` false). Made once, for every batch."""
         # An unescaped quote only occurs in the JSON's structure, never inside a string value.
         inactive = pl.col("line").str.contains('_active":"false"', literal=True)
-        return rows.with_columns(inactive=inactive).drop("line")
+        return self.send.with_columns(inactive=inactive).drop("line")
+
+    @cached_property
+    def _progress_table(self) -> pa.Table:
+        return self.progress.to_arrow()  # once: converting each batch's slice cost more than writing it
+
+    def batch(self, start: int, stop: int) -> pl.DataFrame:
+        """``send[start:stop]`` as :meth:`FingerprintStore.record_progress` keeps it (:attr:`progress`)."""
+        return self.progress.slice(start, stop - start)
+
+    def batch_table(self, start: int, stop: int) -> pa.Table:
+        """:meth:`batch` as an Arrow table (a slice of one table made once), for the upload's hot path."""
+        return self._progress_table.slice(start, stop - start)
 
 
 def deletion_lines(entity: str, gone: pl.DataFrame, stock2shop_source_id: int) -> pl.DataFrame:

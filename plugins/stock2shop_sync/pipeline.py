@@ -290,7 +290,7 @@ def upload(
     def on_accepted(start: int, stop: int) -> None:
         accepted.append((start, stop))
         # At once and durably, so that a task killed mid-upload (no finally) does not send this batch again.
-        fingerprints.record_progress(config.source_id, entity, plan.batch(start, stop))
+        fingerprints.record_progress(config.source_id, entity, plan.batch_table(start, stop))
 
     try:
         result = hook.queue_lines(

@@ -81,3 +81,13 @@ def test_the_inactive_flag_marks_items_sent_inactive(tmp_path: Path) -> None:
     batch = plan.batch(0, 2)
     assert dict(zip(batch["key"], batch["inactive"], strict=True)) == {"ON": False, "OFF": True}
     assert "line" not in batch.columns
+
+
+def test_the_arrow_batch_is_the_same_rows(tmp_path: Path) -> None:
+    rows = valid_products(simple("A"), simple("B", product_active="Delete"), simple("C"))
+    plan = plan_upload("products", payload_lines("products", rows, S2S), store_at(tmp_path).load("s", "products"),
+                       present_keys=None, stock2shop_source_id=S2S)  # fmt: skip
+    assert plan.batch_table(1, 3).to_pylist() == plan.batch(1, 3).to_dicts()
+    store = store_at(tmp_path)
+    store.record_progress("s", "products", plan.batch_table(1, 3))  # as the upload records a batch
+    assert store.recovered("s", "products")["key"].to_list() == ["B", "C"]

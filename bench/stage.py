@@ -122,13 +122,17 @@ def main() -> None:
     started, started_at = time.perf_counter(), time.time()
     result = run(stage, args)
     seconds = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mib = usage.ru_maxrss / 1024
     report = {
         "stage": stage,
         "seconds": seconds,
         "started_at": started_at,
         "ended_at": started_at + seconds,
         "import_s": import_s,
+        # CPU seconds of this process (all its threads, imports included): with the wall time, whether a stage
+        # waited (for the database, the sandbox) or worked
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_rss_mib": peak_mib,
         "result": result,
     }

@@ -190,7 +190,8 @@ class Bench:
             report["process_s"] = time.perf_counter() - started
             self.results[name] = report
             results[name] = report["result"]
-            print(f"  {name:<22} {report['seconds']:8.2f} s  peak RSS {report['peak_rss_mib']:7.0f} MiB", flush=True)
+            print(f"  {name:<22} {report['seconds']:8.2f} s  cpu {report['cpu_s']:6.2f} s  "
+                  f"peak RSS {report['peak_rss_mib']:7.0f} MiB", flush=True)  # fmt: skip
         if len(runs) > 1:
             reports = [self.results[name] for name in runs]
             wall = max(r["ended_at"] for r in reports) - min(r["started_at"] for r in reports)

@@ -174,10 +174,10 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
             out[field] = pd.Series(constant, index=out.index, dtype="string")
         elif constant is not None:
             out[field] = out[field].fillna(constant)
-    for field in out.columns.difference([ROW, SOURCE_ERROR, *UNTRIMMED_FIELDS]):
-        out[field] = out[field].str.strip()
     for field in out.columns.difference([ROW, SOURCE_ERROR]):
-        out[field] = out[field].mask(out[field].str.strip() == "")  # a blank cell is no value
+        stripped = out[field].str.strip()
+        value = out[field] if field in UNTRIMMED_FIELDS else stripped
+        out[field] = value.mask(stripped == "")  # a blank cell is no value
     if "full_name" in out.columns:
         _split_full_name(out)
     if entity == "products":

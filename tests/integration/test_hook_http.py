@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +257,67 @@ def test_gzip_bodies_when_the_connection_says_the_api_takes_them(sandbox: str, m
     rows = requests.get(f"{sandbox}/sandbox/products", timeout=5).json()
     assert len(rows) == 700
     assert rows[0]["payload"]["product"]["variants"]["title"] == "Ünïcode — ok"
+
+
+@contextlib.contextmanager
+def forward_proxy() -> Iterator[tuple[str, list[str]]]:
+    """A plain HTTP forward proxy on loopback; yields its URL and the URLs it forwarded."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def forward(self) -> None:
+            seen.append(self.path)  # a proxy is asked for the absolute URL
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection")}
+            request = urllib.request.Request(self.path, data=body, headers=headers, method=self.command)  # noqa: S310 - the sandbox, over http
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # not through itself
+            try:
+                answer = opener.open(request, timeout=30)
+            except urllib.error.HTTPError as exc:
+                answer = exc
+            content = answer.read()
+            self.send_response(answer.status)
+            for key, value in answer.headers.items():
+                if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = forward
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("bypass", [False, True], ids=["through the proxy", "NO_PROXY names the host"])
+def test_the_proxy_the_environment_names_is_used(sandbox: str, monkeypatch: pytest.MonkeyPatch, bypass: bool) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with forward_proxy() as (proxy, seen):
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        if bypass:
+            monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        hook = Stock2ShopHook()
+        result = hook.queue("products", [item(f"SKU-{n:04d}") for n in range(700)])
+    monkeypatch.delenv("HTTP_PROXY")  # the checks below go straight to the sandbox
+    assert (result.items, result.batches, result.queued) == (700, 2, 700)
+    assert stats(sandbox)["products"] == 700
+    if bypass:
+        assert seen == []
+    else:  # the login and both batches went through it
+        assert [url.split("?")[0] for url in seen] == [
+            f"{sandbox}/v1/users/authenticate",
+            f"{sandbox}/v1/products/queue",
+            f"{sandbox}/v1/products/queue",
+        ]

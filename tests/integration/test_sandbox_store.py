@@ -3,7 +3,7 @@ the quick path of the queue endpoints stores exactly what the full checks and ro
 
 from __future__ import annotations
 
-import copy
+import json
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -114,11 +114,14 @@ def _mutations() -> list[Any]:
 
 
 def _quick(usual_rows: Any, items: list[Any]) -> Any:
-    """What the quick path makes of a batch (None: ask the full checks), as the queue endpoints call it."""
+    """What the quick path makes of a batch sent as orjson writes it (None: ask the full checks), as the queue
+    endpoints call it."""
+    key = "system_products" if usual_rows is _usual_product_rows else "system_customers"
     try:
-        return usual_rows(copy.deepcopy(items), IDS, 1.0)
-    except orjson.JSONEncodeError:
+        body = orjson.dumps({key: items})
+    except orjson.JSONEncodeError:  # a value no JSON client sends (an integer wider than 64 bits)
         return None
+    return usual_rows(body, IDS, 1.0)
 
 
 def _full(items: list[Any], check: Any, row: Any) -> Any:
@@ -223,3 +226,73 @@ def test_usual_items_take_the_quick_path() -> None:
     assert _quick(_usual_product_rows, products) == _full(products, _check_product, _product_row)
     people = [customer(f"C{n}") for n in range(5)]
     assert _quick(_usual_customer_rows, people) == _full(people, _check_customer, _customer_row)
+
+
+def _post(sandbox: str, token: str, body: bytes, kind: str = "products") -> requests.Response:
+    return requests.post(
+        f"{sandbox}/v1/{kind}/queue",
+        params={"token": token, "format": "json"},
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+
+
+def test_a_usual_batch_is_stored_as_its_items_were_sent(sandbox: str, tmp_path: Path) -> None:
+    token = login(sandbox).json()["system_user"]["token"]
+    first, second = item("R1", qty=1), item("R2", price=1.5)
+    second["product"]["title"] = "Crème brûlée"
+    # pretty-printed, one item with \u escapes and one with UTF-8: each is kept as it came
+    text = json.dumps(first, indent=2)
+    body = b'{"system_products": [ ' + text.encode() + b" ,\n" + json.dumps(second, ensure_ascii=False).encode() + b"]}"
+    assert _post(sandbox, token, body).status_code == 200
+    rows = {
+        r["source_variant_code"]: r["payload"] for r in requests.get(f"{sandbox}/sandbox/products", timeout=10).json()
+    }
+    assert rows == {"R1": first, "R2": second}
+    with sqlite3.connect(tmp_path / "sandbox.sqlite") as db:
+        stored = dict(db.execute("SELECT source_variant_code, payload FROM products").fetchall())
+    assert stored["R1"] == text
+    assert stored["R2"] == json.dumps(second, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("body", "note"),
+    [
+        (b'{"system_products": [ITEM]}', b"\xff"),  # not UTF-8, in a field no check looks at
+        (b'{"system_products": [ITEM]}', b"\\ud800"),  # a lone surrogate there
+        (b'{"system_products": [ITEM], "extra": tru}', b"fine"),  # not JSON after the items
+        (b'{"system_products": [ITEM] ', b"fine"),  # cut short
+    ],
+)
+def test_a_body_that_is_not_json_is_refused_and_nothing_of_it_stored(sandbox: str, body: bytes, note: bytes) -> None:
+    token = login(sandbox).json()["system_user"]["token"]
+    usual = item("B1")
+    usual["product"]["note"] = "NOTE"
+    answer = _post(sandbox, token, body.replace(b"ITEM", orjson.dumps(usual).replace(b"NOTE", note)))
+    assert (answer.status_code, answer.json()) == (400, {"errors": "body is not JSON"})
+    assert requests.get(f"{sandbox}/sandbox/received", timeout=10).json() == {}
+
+
+def test_a_batch_too_large_or_empty_is_refused_on_the_quick_path_too(sandbox: str) -> None:
+    token = login(sandbox).json()["system_user"]["token"]
+    assert (
+        _post(sandbox, token, orjson.dumps({"system_products": [item(f"L{n}") for n in range(501)]})).status_code == 413
+    )
+    assert _post(sandbox, token, orjson.dumps({"system_products": []})).status_code == 400
+    assert _post(sandbox, token, orjson.dumps({"system_customers": []}), kind="customers").status_code == 400
+    assert requests.get(f"{sandbox}/sandbox/received", timeout=10).json() == {}
+
+
+def test_a_new_store_has_16_kib_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    fresh = _Store(str(tmp_path / "fresh.sqlite"))
+    fresh.close()
+    with sqlite3.connect(tmp_path / "old.sqlite") as db:
+        db.execute("CREATE TABLE t (x)")
+    kept = _Store(str(tmp_path / "old.sqlite"))
+    kept.close()
+    sizes = {}
+    for name in ("fresh", "old"):
+        with sqlite3.connect(tmp_path / f"{name}.sqlite") as db:
+            sizes[name] = db.execute("PRAGMA page_size").fetchone()[0]
+    assert sizes == {"fresh": 16384, "old": 4096}

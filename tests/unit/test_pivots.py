@@ -91,3 +91,23 @@ def test_join_keeps_every_main_row() -> None:
     )
     joined = join_columns(raw, "StockLink", prices)
     assert joined["price_Retail"].tolist() == ["50.0", "100.0", pd.NA]
+
+
+def test_an_item_with_two_rows_for_one_list_takes_the_first_and_is_named(caplog: pytest.LogCaptureFixture) -> None:
+    rows = pd.DataFrame(
+        {
+            "StockID": ["9", "2", "9", "2", "1"],
+            "cName": ["Retail", "Retail", "Retail", "Trade", "Retail"],
+            "fExclPrice": [5.0, 6.0, 7.0, None, 1.0],
+        }
+    )
+    spec = PriceListQuery(query="SELECT 1", key="StockID", name="cName", value="fExclPrice")
+    with caplog.at_level("WARNING"):
+        wide = price_columns(rows, spec, SiteSettings())
+    # the Trade row of item 2 has no price: blank, as an item without that list's row
+    assert wide.sort_index().fillna(-1).to_dict("index") == {
+        "1": {"price_Retail": 1.0, "price_Trade": -1},
+        "2": {"price_Retail": 6.0, "price_Trade": -1},
+        "9": {"price_Retail": 5.0, "price_Trade": -1},
+    }
+    assert "1 items have more than one price row for the same list; the first one is used (e.g. ['9'])" in caplog.text

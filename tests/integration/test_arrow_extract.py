@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -312,3 +313,55 @@ def test_a_connection_arrow_odbc_cannot_open_is_logged_without_its_password(
     output = caplog.text + "".join(capfd.readouterr()) + str(refused.value)
     assert SECRET not in output
     assert "PWD=" not in output
+
+
+def test_postgresql_is_read_through_a_cursor_in_chunks_and_every_row_arrives_in_order(
+    postgres_source: dict[str, Any], sources_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stock2shop_sync.connectors import read_only
+
+    monkeypatch.setattr(read_only, "POSTGRES_FETCH_ROWS", 700)
+    connector = _probe(sources_dir, postgres_source["conn_id"], PG["driver"])
+    conn_str = connector.hook().odbc_connection_string
+    assert conn_str.endswith("UseDeclareFetch=1;Fetch=700;")
+    query = "SELECT n, 'row ' || n AS label FROM generate_series(1, 2500) AS n ORDER BY n"
+    for reader in ("arrow", "pyodbc"):
+        monkeypatch.setenv("S2S_ODBC_READER", reader)
+        frame = connector.read_query(query)
+        assert frame["n"].astype(int).tolist() == list(range(1, 2501)), reader
+        assert frame["label"].iloc[-1] == "row 2500"
+    # the cursor's chunks are read inside the session's read-only transaction all the same
+    with closing(pyodbc.connect(conn_str)) as conn, pytest.raises(pyodbc.Error, match="read-only"):
+        conn.execute("CREATE TABLE arrow_chunk_probe (n int)")
+
+
+def test_the_price_and_stock_queries_read_beside_the_main_query_give_the_same_rows(
+    database: dict[str, Any], sources_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _preset(sources_dir, "sage_evolution", database)
+    mapping = resolve_mapping(config)
+    section = mapping.entity("products")
+    assert section.price_lists is not None
+    assert section.warehouses is not None
+
+    def extract() -> pd.DataFrame:
+        return get_connector(config, mapping).extract("products").sort_values("sku").reset_index(drop=True)
+
+    threads: list[str] = []
+    real = SqlConnector.read_query
+
+    def spy(self: SqlConnector, query: str, **kwargs: Any) -> pd.DataFrame:
+        threads.append(threading.current_thread().name)
+        return real(self, query, **kwargs)
+
+    monkeypatch.setattr(SqlConnector, "read_query", spy)
+    together = extract()
+    assert len(threads) == 3
+    assert sum(name.startswith(f"{config.source_id}-read") for name in threads) == 2
+    monkeypatch.setattr(SqlConnector, "concurrent_reads", False)
+    threads.clear()
+    one_by_one = extract()
+    assert threads == [threading.current_thread().name] * 3
+    pd.testing.assert_frame_equal(together, one_by_one)
+    assert len(together) > 0
+    assert any(c.startswith("price_") for c in together.columns)

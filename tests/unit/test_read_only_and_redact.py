@@ -166,3 +166,21 @@ def test_an_api_error_quoting_the_request_does_not_carry_the_token() -> None:
         Stock2ShopHook._raise_for_status(response, "products_queue")
     assert "tok-123-secret" not in str(failed.value)
     assert "token=***" in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("driver", "conn_str", "expected"),
+    [
+        ("PostgreSQL Unicode", "DRIVER={x};", "DRIVER={x};UseDeclareFetch=1;Fetch=50000;"),
+        ("PostgreSQL Unicode", "DRIVER={x};usedeclarefetch=0;", "DRIVER={x};usedeclarefetch=0;"),  # its own choice
+        ("PostgreSQL Unicode", "DRIVER={x};Fetch=100;", "DRIVER={x};Fetch=100;"),
+        ("MariaDB Unicode", "DRIVER={x};", "DRIVER={x};"),
+        ("SQLite3", "DRIVER={x};", "DRIVER={x};"),
+    ],
+)
+def test_postgresql_extraction_reads_through_a_cursor_unless_the_connection_says_otherwise(
+    driver: str, conn_str: str, expected: str
+) -> None:
+    from stock2shop_sync.connectors.read_only import streaming_connection_string
+
+    assert streaming_connection_string(conn_str, driver) == expected

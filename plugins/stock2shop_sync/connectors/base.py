@@ -9,6 +9,7 @@ from stock2shop_sync.model.canonical import MappingError, to_canonical, total_qt
 from stock2shop_sync.model.pivots import PivotError, join_columns, price_columns, warehouse_columns
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     import pandas as pd
@@ -53,24 +54,39 @@ class SourceConnector:
 
         return pd.DataFrame(columns=list(dict.fromkeys(self.mapping.entity(entity).fields.values())))
 
+    #: Whether the price-list and warehouse queries run beside the main query, each in a thread with its own
+    #: connection, when the whole entity is read (connectors whose :meth:`read_query` allows it say so).
+    concurrent_reads: bool = False
+
     def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
         """The entity's main rows, with price-list and warehouse columns joined on when the mapping has them."""
         section = self.mapping.entity(entity)
         if not section.query:
             raise MappingError(f"source {self.config.source_id!r}: mapping {self.mapping.name!r} has no {entity} query")
-        raw = self.read_query(section.query, limit=limit)
         settings = self.mapping.settings
+        prices, stock = section.price_lists, section.warehouses
+        parts: list[Callable[[], pd.DataFrame]] = []
+        if prices is not None:
+            parts.append(lambda: price_columns(self.read_query(prices.query), prices, settings))
+        if stock is not None:
+            parts.append(lambda: warehouse_columns(self.read_query(stock.query), stock, settings))
         try:
-            if section.price_lists is not None:
-                prices = price_columns(self.read_query(section.price_lists.query), section.price_lists, settings)
-                raw = join_columns(raw, section.key or "", prices)
-                self.pivoted += list(prices.columns)
-            if section.warehouses is not None:
-                stock = warehouse_columns(self.read_query(section.warehouses.query), section.warehouses, settings)
-                raw = join_columns(raw, section.key or "", stock)
-                self.pivoted += list(stock.columns)
+            if self.concurrent_reads and limit is None and parts:
+                from concurrent.futures import ThreadPoolExecutor
+
+                # The database and its driver do most of the work of a read, and release the GIL while they do.
+                with ThreadPoolExecutor(len(parts), thread_name_prefix=f"{self.config.source_id}-read") as pool:
+                    pending = [pool.submit(part) for part in parts]
+                    raw = self.read_query(section.query, limit=limit)
+                    wide = [future.result() for future in pending]
+            else:
+                raw = self.read_query(section.query, limit=limit)
+                wide = [part() for part in parts]
         except PivotError as exc:
             raise MappingError(f"source {self.config.source_id!r}, {entity}: {exc}") from None
+        for columns in wide:
+            raw = join_columns(raw, section.key or "", columns)
+            self.pivoted += list(columns.columns)
         return raw
 
     def extract(

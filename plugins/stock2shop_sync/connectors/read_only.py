@@ -11,6 +11,9 @@ By ODBC driver (the source's ``connection.driver``):
 Other drivers (SQL Server, Pervasive) have no session-wide read-only switch; their sources should use a login
 that may only read (the README says so), and the query check still applies. The orders' connection
 (``orders.conn_id``) is a separate read-write login and never goes through here.
+
+The extraction connection also reads in bounded memory where the driver would not by default: psqlODBC keeps a
+whole result set in memory unless told to read it through a cursor (:func:`streaming_connection_string`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
 POSTGRES_READ_ONLY = "pqopt={options=-cdefault_transaction_read_only=on};"
 POSTGRES_READ_ONLY_SETTINGS = "ConnSettings=SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;"
 MARIADB_READ_ONLY = "InitStmt=SET SESSION TRANSACTION READ ONLY;"
+#: psqlODBC through a cursor, ``Fetch`` rows at a time: reading the bench's million products held 1.4 GiB with
+#: the driver's default (the whole result in memory) and 0.76 GiB with this, for 0.5 s more
+POSTGRES_FETCH_ROWS = 50_000
 
 
 def driver_kind(driver: str | None) -> str | None:
@@ -62,16 +68,25 @@ def read_only_connection_string(conn_str: str, driver: str | None, database: str
 
 def read_only_hook(conn_id: str, driver: str | None) -> OdbcHook:
     """An ``OdbcHook`` for the source's extraction whose connection string (used by ``get_conn()`` and by the
-    arrow-odbc reader alike) opens the session read-only."""
+    arrow-odbc reader alike) opens the session read-only and reads result sets in chunks."""
     from airflow.providers.odbc.hooks.odbc import OdbcHook
 
     class ReadOnlyOdbcHook(OdbcHook):
-        """``OdbcHook`` whose connection string asks the driver for a read-only session."""
+        """``OdbcHook`` whose connection string asks the driver for a read-only session read in chunks."""
 
         @property
         def odbc_connection_string(self) -> str:
             database = self.database or self.connection.schema
-            return read_only_connection_string(super().odbc_connection_string, self.driver, database)
+            conn_str = read_only_connection_string(super().odbc_connection_string, self.driver, database)
+            return streaming_connection_string(conn_str, self.driver)
 
     kwargs = {"driver": driver} if driver else {}
     return ReadOnlyOdbcHook(odbc_conn_id=conn_id, **kwargs)
+
+
+def streaming_connection_string(conn_str: str, driver: str | None) -> str:
+    """``conn_str`` set to read a result set in chunks where the driver otherwise holds all of it: for
+    psqlODBC ``UseDeclareFetch=1`` with ``Fetch`` rows per chunk, unless the connection chooses either itself."""
+    if driver_kind(driver) != "postgresql" or _has(conn_str, "UseDeclareFetch") or _has(conn_str, "Fetch"):
+        return conn_str
+    return conn_str + f"UseDeclareFetch=1;Fetch={POSTGRES_FETCH_ROWS};"

@@ -201,6 +201,8 @@ class SqlConnector(SourceConnector):
 
     #: The window start :meth:`read_query` puts in for ``{{since}}`` (None: read everything).
     _since: datetime | None = None
+    #: every read opens its own connection (arrow-odbc, or a new OdbcHook)
+    concurrent_reads = True
 
     def _queries(self, entity: str) -> list[str]:
         section = self.mapping.entity(entity)

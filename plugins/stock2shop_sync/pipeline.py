@@ -242,7 +242,6 @@ def upload(
     Fingerprints are recorded for exactly the batches Stock2Shop accepted, also when a later batch fails, so a
     retried or killed upload sends only what is still missing. A dry run reports what it would send.
     """
-    import polars as pl
 
     from stock2shop_sync.fingerprints import FingerprintStore, plan_upload
     from stock2shop_sync.model.payloads import payload_lines
@@ -250,13 +249,12 @@ def upload(
     assert config.stock2shop is not None
     fingerprints = fingerprints or FingerprintStore()
     s2s_id = config.stock2shop.source_id
-    frame = staging.read_frame(validated["path"])
-    current = payload_lines(entity, frame, s2s_id)
+    current = payload_lines(entity, staging.read_polars(validated["path"]), s2s_id)
     present = None
     if validated.get("complete") and validated.get("input_path"):
         from stock2shop_sync.model.payloads import KEYS
 
-        present = pl.from_pandas(staging.read_frame(validated["input_path"], columns=[KEYS[entity]])).to_series()
+        present = staging.read_polars(validated["input_path"], columns=[KEYS[entity]]).to_series()
     previous = fingerprints.load(config.source_id, entity)  # with the batches a killed upload saw accepted
     if entity == "products" and store is not None and config.orders.enabled:
         _record_recovered_skus(config, store, fingerprints.recovered(config.source_id, entity))

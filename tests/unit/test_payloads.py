@@ -330,3 +330,25 @@ class TestCustomerItems:
     def test_customer_items_are_json_serialisable(self) -> None:
         items = build_customer_items(valid_customers(customer(meta_rep_id="7")), S2S_SOURCE_ID)
         assert json.loads(json.dumps(items)) == items
+
+
+@pytest.mark.parametrize("entity", ["products", "customers"])
+def test_lines_from_the_staged_parquet_read_by_polars_are_the_pandas_frames_lines(entity: str, tmp_path: Any) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from stock2shop_sync import staging
+    from stock2shop_sync.model.payloads import payload_lines
+
+    if entity == "products":
+        valid = valid_products(
+            tee("TEE-S", "S", price_Retail="90", qty_JHB="3", meta_colour="red"),
+            tee("TEE-M", "M", price_Retail="", qty_JHB="", tags="a,b"),
+            simple("HAMMER", barcode="600123", grams="450", product_active="Delete"),
+        )
+    else:
+        valid = valid_customers(customer("C1", accept_marketing="yes"), customer("C2", email="b@example.com"))
+    path = staging.write_frame(valid, ObjectStoragePath(f"file://{tmp_path}/valid.parquet"))
+    from_pandas = payload_lines(entity, staging.read_frame(path), S2S_SOURCE_ID)
+    from_polars = payload_lines(entity, staging.read_polars(path), S2S_SOURCE_ID)
+    assert from_polars.equals(from_pandas)
+    assert from_polars.height == len(valid)

@@ -260,12 +260,14 @@ def _frame(valid: pd.DataFrame) -> pl.DataFrame:
     return pl.from_pandas(valid.reset_index(drop=True))
 
 
-def payload_lines(entity: str, valid: pd.DataFrame, stock2shop_source_id: int) -> pl.DataFrame:
+def payload_lines(entity: str, valid: pd.DataFrame | pl.DataFrame, stock2shop_source_id: int) -> pl.DataFrame:
     """One row per queue item: ``key`` (SKU or customer code), ``line`` (the item's JSON) and ``fingerprint``.
 
-    Products also carry ``source_product_code`` and ``source_variant_code``, which a later deletion needs.
+    ``valid`` is the validated frame, in pandas or as Polars read it from the staged Parquet
+    (:func:`stock2shop_sync.staging.read_polars`): the same lines either way. Products also carry
+    ``source_product_code`` and ``source_variant_code``, which a later deletion needs.
     """
-    df = _frame(valid)
+    df = valid if isinstance(valid, pl.DataFrame) else _frame(valid)
     key = KEYS[entity]
     if df.height == 0:
         return empty_lines(entity)

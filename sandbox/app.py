@@ -110,6 +110,69 @@ class SandboxSettings:
 Statement = tuple[str, list[tuple[Any, ...]], int | None]
 
 
+class _Outbox:
+    """Frames on their way to the writer process's stdin, written by a thread of their own, in order.
+
+    The pipe holds 1 MiB at most (about two batches, and raising that needs a privilege the sandbox may not
+    have), so writing a frame in the event loop made it wait whenever the writer was busy or not scheduled: a
+    fifth of the server's time during an upload. Here the loop hands the frame over and goes on answering;
+    only when :attr:`LIMIT` bytes are waiting does :meth:`put` wait for the writer to catch up.
+    """
+
+    LIMIT = 64 * 1024 * 1024
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.frames: deque[bytes] = deque()
+        self.size = 0  # bytes waiting
+        self.ready = threading.Condition()
+        self.failed: OSError | None = None
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="sandbox-writer-pipe", daemon=True)
+        self.thread.start()
+
+    def put(self, frame: bytes) -> None:
+        """Queue a frame; raise the error that stopped an earlier frame (then this one is not sent either)."""
+        with self.ready:
+            while self.size >= self.LIMIT and self.failed is None and not self.closed:
+                self.ready.wait()
+            if self.failed is not None:
+                raise self.failed
+            if self.closed:
+                raise BrokenPipeError("the writer's pipe is closed")
+            self.frames.append(frame)
+            self.size += len(frame)
+            self.ready.notify_all()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread (the caller closes the stream)."""
+        with self.ready:
+            self.closed = True
+            self.ready.notify_all()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self.ready:
+                while not self.frames and not self.closed:
+                    self.ready.wait()
+                if not self.frames:
+                    return
+                frame = self.frames.popleft()
+            try:
+                _write_all(self.stream, frame)
+            except OSError as exc:  # the writer died: this frame and the queued ones are lost; put() says so
+                with self.ready:
+                    self.failed = exc
+                    self.frames.clear()
+                    self.size = 0
+                    self.ready.notify_all()
+                return
+            with self.ready:
+                self.size -= len(frame)
+                self.ready.notify_all()
+
+
 class _Store:
     """The SQLite file behind the sandbox: reads here, writes in a writer process of its own (sandbox/writer.py).
 
@@ -139,6 +202,7 @@ class _Store:
             self.db.execute("ALTER TABLE requests ADD COLUMN batch TEXT")  # a database made before batches were kept
         self.db.commit()
         self._writer: subprocess.Popen[bytes] | None = None
+        self._outbox: _Outbox | None = None  # the writer's stdin
         self._pending = False  # written since the last drain
         self._last_write = 0.0
 
@@ -151,7 +215,7 @@ class _Store:
         if hasattr(fcntl, "F_SETPIPE_SZ"):  # room for a few batches, so sending one rarely waits for the writer
             with contextlib.suppress(OSError):
                 fcntl.fcntl(writer.stdin.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[union-attr]
-        self._writer = writer
+        self._writer, self._outbox = writer, _Outbox(writer.stdin)
         threading.Thread(target=self._stop_when_idle, name="sandbox-writer-idle", daemon=True).start()
         return writer
 
@@ -168,12 +232,14 @@ class _Store:
 
     def _stop_writer(self) -> None:
         """Stop the writer (it stores what it was sent first) and report what failed since the last drain."""
-        writer, self._writer = self._writer, None
-        if writer is None:
+        writer, outbox = self._writer, self._outbox
+        if writer is None or outbox is None:
             return
         try:
             failure = self._sync(writer)
         finally:
+            self._writer = self._outbox = None
+            outbox.close()
             writer.stdin.close()  # type: ignore[union-attr]
             writer.wait()
             writer.stdout.close()  # type: ignore[union-attr]
@@ -183,14 +249,14 @@ class _Store:
     def _send(self, frame: bytes) -> None:
         writer = self._writer or self._start_writer()
         try:
-            _write_all(writer.stdin, _FRAME.pack(len(frame)) + frame)
+            self._outbox.put(_FRAME.pack(len(frame)) + frame)  # type: ignore[union-attr]
         except OSError as exc:
             self._lost(writer)
             raise RuntimeError("the sandbox's writer process stopped") from exc
 
     def _sync(self, writer: subprocess.Popen[bytes]) -> str:
         try:
-            _write_all(writer.stdin, _FRAME.pack(1) + b"s")
+            self._outbox.put(_FRAME.pack(1) + b"s")  # type: ignore[union-attr]
             size = _FRAME.unpack(_read_exactly(writer.stdout, _FRAME.size))[0]  # type: ignore[arg-type]
             answer = _read_exactly(writer.stdout, size).decode()  # type: ignore[arg-type]
         except (OSError, RuntimeError) as exc:
@@ -201,11 +267,14 @@ class _Store:
 
     def _lost(self, writer: subprocess.Popen[bytes]) -> None:
         """Forget a writer that died (what it had not stored is lost); the next write starts another."""
+        outbox = self._outbox
         if self._writer is writer:
-            self._writer = None
+            self._writer = self._outbox = None
         self._pending = False
         writer.kill()
         writer.wait()
+        if outbox is not None:
+            outbox.close()  # its thread stops at the broken pipe
 
     # -- the store's calls ---------------------------------------------------------------------------------
     def write(self, statements: list[Statement]) -> None:

@@ -296,3 +296,24 @@ def test_a_new_store_has_16_kib_pages_and_an_existing_one_keeps_its_own(tmp_path
         with sqlite3.connect(tmp_path / f"{name}.sqlite") as db:
             sizes[name] = db.execute("PRAGMA page_size").fetchone()[0]
     assert sizes == {"fresh": 16384, "old": 4096}
+
+
+def test_a_writer_that_dies_is_reported_at_the_next_read_and_the_next_write_starts_another(tmp_path: Path) -> None:
+    store = _Store(str(tmp_path / "store.sqlite"))
+    try:
+        store.write([(REQUEST_INSERT, [(1.0, "GET", "/a", 200, 0, None, None)], None)])
+        store.drain()
+        assert store._writer is not None
+        store._writer.kill()  # as if the OOM killer took it
+        store._writer.wait()
+        # frames handed over after its death are lost: a later write (once the outbox's thread met the broken
+        # pipe) or else the first read says so, instead of answering as if they were stored
+        text = b'"' + b"x" * 100_000 + b'"'
+        with pytest.raises(RuntimeError, match="writer process stopped"):  # noqa: PT012 - either call may say it
+            for n in range(20):  # more than the pipe holds
+                store.write([(PRODUCT_UPSERT, [(101, f"V{n}", "P", "S", "true", text, 1.0, 1.0)], 5)])
+            store.query("SELECT COUNT(*) FROM products")
+        store.write([(REQUEST_INSERT, [(2.0, "GET", "/b", 200, 0, None, None)], None)])
+        assert [r["path"] for r in store.query("SELECT path FROM requests ORDER BY id")] == ["/a", "/b"]
+    finally:
+        store.close()

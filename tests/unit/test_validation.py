@@ -486,3 +486,26 @@ class TestThreshold:
         result = customers(customer("C1", email=None), customer("C2"))
         with pytest.raises(ValidationFailed, match=r"source 'crm', customers: 1 of 2 rows are invalid \(50\.0%\)"):
             check_threshold(result, "crm", 0.2)
+
+
+def test_canonical_text_is_trimmed_and_a_blank_cell_is_no_value_but_body_html_keeps_its_spaces() -> None:
+    from stock2shop_sync.config import EntityMapping
+    from stock2shop_sync.model.canonical import to_canonical
+
+    raw = pd.DataFrame(
+        {
+            "sku": ["  A1 ", "B2", "\tC3\n", "D4"],
+            "title": ["Hammer", "   ", None, "\u00a0Saw\u00a0"],
+            "body_html": ["  <p>x</p> ", " ", "", "<b>y</b>"],
+            "qty": [1, 2, None, 4],
+        }
+    )
+    frame = to_canonical(raw, EntityMapping(auto_fields=True), source_id="s", entity="products")
+    as_lists = {c: [None if pd.isna(v) else v for v in frame[c]] for c in ("sku", "title", "body_html", "qty")}
+    assert as_lists == {
+        "sku": ["A1", "B2", "C3", "D4"],
+        "title": ["Hammer", None, None, "Saw"],
+        "body_html": ["  <p>x</p> ", None, None, "<b>y</b>"],
+        "qty": ["1.0", "2.0", None, "4.0"],  # a float column, as pandas reads a number column with a gap
+    }
+    assert all(frame[c].dtype == "string" for c in ("sku", "title", "body_html"))

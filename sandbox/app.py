@@ -426,7 +426,6 @@ REQUEST_INSERT = (
     "INSERT INTO requests (at, method, path, status, items, content_encoding, batch) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _BLANK = (None, "")
-_NUMBER = (int, float)
 _SQLITE_INTEGER = range(-(2**63), 2**63)
 _ACTIVE = {"true": "true", "false": "false", "1": "true", "0": "false"}  # _active_text of the usual values
 

@@ -11,20 +11,22 @@ a deletion (``product_active``/``customer_active`` false) for every item accepte
 longer returns. ``full_sync`` sends everything. Fingerprints are updated only for the batches Stock2Shop
 accepted (:meth:`UploadPlan.accepted_fingerprints`), so a failed or killed upload re-sends the rest next time.
 
-Progress: while an upload runs, each accepted batch is also written at once as a small Parquet file under
-``<entity>_progress/`` (:meth:`FingerprintStore.record_progress`; one new object per batch, so it works on object
-stores that cannot append). :meth:`FingerprintStore.load` applies what a killed upload left there, so the next run
-does not send those batches again; :meth:`FingerprintStore.save` folds them into the main file and removes them.
+Progress: while an upload runs, each accepted batch is also written at once under ``<entity>_progress/``
+(:meth:`FingerprintStore.record_progress`): on a local filesystem appended to one journal per upload (an Arrow IPC
+stream, ``.arrows``), on an object store, which cannot append, as a small Parquet object per batch.
+:meth:`FingerprintStore.load` applies what a killed upload left there, so the next run does not send those batches
+again; :meth:`FingerprintStore.save` folds them into the main file and removes them.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -50,6 +52,9 @@ class FingerprintStore:
         self.root = root
         #: progress folders made by :meth:`record_progress`, by (source, entity)
         self._made: dict[tuple[str, str], ObjectStoragePath] = {}
+        #: the journals :meth:`record_progress` appends to on a local filesystem, by (source, entity)
+        self._journals: dict[tuple[str, str], _Journal] = {}
+        self._lock = threading.Lock()
 
     def path(self, source_id: str, entity: str) -> ObjectStoragePath:
         return self.root / source_id / f"{entity}_fingerprints.parquet"
@@ -96,26 +101,59 @@ class FingerprintStore:
         folder = self.progress_folder(source_id, entity)
         if not folder.exists():
             return []
-        # Names start with the time they were written, so sorting them replays the batches in order.
-        return sorted((p for p in folder.iterdir() if p.name.endswith(".parquet")), key=lambda p: p.name)
+        # Names start with the time they were begun, so sorting them replays the batches in order.
+        parts = (p for p in folder.iterdir() if p.name.endswith((".parquet", _JOURNAL_SUFFIX)))
+        return sorted(parts, key=lambda p: p.name)
 
     def record_progress(self, source_id: str, entity: str, accepted: pl.DataFrame | pa.Table) -> None:
         """Durably note one batch Stock2Shop accepted (rows of :attr:`UploadPlan.send`, see
-        :meth:`UploadPlan.batch`), so that an upload killed before :meth:`save` is not sent again. Thread-safe: each
-        batch is its own file."""
-        import pyarrow.parquet as pq
+        :meth:`UploadPlan.batch`), so that an upload killed before :meth:`save` is not sent again. Thread-safe.
 
-        folder = self._made.get((source_id, entity))
-        if folder is None:  # once per upload: a batch is recorded every few milliseconds
-            folder = self.progress_folder(source_id, entity)
-            folder.mkdir(parents=True, exist_ok=True)
-            self._made[source_id, entity] = folder
-        # Through the folder's filesystem with plain path strings: a path object per file cost more than the
-        # write itself (about 2 ms of 2.7 per batch).
-        fs, base = folder.fs, folder.path
-        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
+        On a local filesystem the batches go to one journal per upload (an Arrow IPC stream, each batch written
+        straight to the file as it is recorded, so a killed process leaves every recorded batch behind); on an
+        object store, which cannot append, each batch is an object of its own."""
         table = accepted.to_arrow() if isinstance(accepted, pl.DataFrame) else accepted
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), _SCHEME_KEY: FINGERPRINT_SCHEME})
+        with self._lock:
+            folder = self._made.get((source_id, entity))
+            if folder is None:  # once per upload: a batch is recorded every few milliseconds
+                folder = self.progress_folder(source_id, entity)
+                folder.mkdir(parents=True, exist_ok=True)
+                self._made[source_id, entity] = folder
+            if _is_local(folder):
+                self._journal(source_id, entity, folder, table.schema).write_table(table)
+                return
+        self._record_object(folder, table)
+
+    def _journal(
+        self, source_id: str, entity: str, folder: ObjectStoragePath, schema: pa.Schema
+    ) -> pa.ipc.RecordBatchStreamWriter:
+        """The open journal of (source, entity) for batches of ``schema`` (a new one for another schema)."""
+        import pyarrow as pa
+
+        open_journal = self._journals.get((source_id, entity))
+        if open_journal is not None and open_journal.schema.equals(schema, check_metadata=True):
+            return open_journal.writer
+        if open_journal is not None:
+            open_journal.close()
+        path = f"{folder.path}/{_part_name()}{_JOURNAL_SUFFIX}"
+        try:
+            sink = pa.OSFile(path, "wb")  # unbuffered: each batch reaches the file as it is written
+        except OSError:  # the folder was removed since (by hand, say): make it again
+            folder.mkdir(parents=True, exist_ok=True)
+            sink = pa.OSFile(path, "wb")
+        journal = _Journal(sink, pa.ipc.new_stream(sink, schema), schema)
+        self._journals[source_id, entity] = journal
+        return journal.writer
+
+    @staticmethod
+    def _record_object(folder: ObjectStoragePath, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        # Through the folder's filesystem with plain path strings: a path object per file cost more than the
+        # write itself.
+        fs, base = folder.fs, folder.path
+        name = f"{_part_name()}.parquet"
         partial = f"{base}/.{name}.partial"
         try:
             handle = fs.open(partial, "wb")
@@ -134,7 +172,7 @@ class FingerprintStore:
         frames = []
         for part in self._progress_parts(source_id, entity):
             with part.open("rb") as handle:
-                table = pq.read_table(handle)
+                table = _read_journal(handle, part) if part.name.endswith(_JOURNAL_SUFFIX) else pq.read_table(handle)
             if (table.schema.metadata or {}).get(_SCHEME_KEY, b"").decode() == FINGERPRINT_SCHEME:
                 frames.append(pl.from_arrow(table))
         if not frames:
@@ -158,7 +196,11 @@ class FingerprintStore:
         self._clear_progress(source_id, entity)  # now in the main file (a kill before this only replays them)
 
     def _clear_progress(self, source_id: str, entity: str) -> None:
-        self._made.pop((source_id, entity), None)  # made again if a later upload records progress
+        with self._lock:
+            self._made.pop((source_id, entity), None)  # made again if a later upload records progress
+            journal = self._journals.pop((source_id, entity), None)
+            if journal is not None:
+                journal.close()
         for part in self._progress_parts(source_id, entity):
             part.unlink()
 
@@ -168,6 +210,53 @@ class FingerprintStore:
         if path.exists():
             path.unlink()
         self._clear_progress(source_id, entity)
+
+
+_JOURNAL_SUFFIX = ".arrows"
+
+
+@dataclass
+class _Journal:
+    """An open progress journal: the file and the IPC stream written to it."""
+
+    sink: pa.NativeFile
+    writer: pa.ipc.RecordBatchStreamWriter
+    schema: pa.Schema
+
+    def close(self) -> None:
+        try:
+            self.writer.close()
+        finally:
+            self.sink.close()
+
+
+def _part_name() -> str:
+    return f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+
+
+def _is_local(folder: ObjectStoragePath) -> bool:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(folder.fs, LocalFileSystem)
+
+
+def _read_journal(handle: Any, part: ObjectStoragePath) -> pa.Table:
+    """The batches of a progress journal. The last one may be cut short (the process was killed while writing
+    it): that batch was not recorded, so it is sent again; the batches before it stand."""
+    import pyarrow as pa
+
+    data = handle.read()
+    try:
+        reader = pa.ipc.open_stream(data)
+    except (pa.ArrowInvalid, OSError):  # killed before even the schema was written: nothing was recorded
+        return pa.table({}).replace_schema_metadata({})
+    batches = []
+    try:
+        for batch in reader:
+            batches.append(batch)
+    except (pa.ArrowInvalid, OSError):
+        log.info("progress journal %s ends in a batch cut short; the batches before it are applied", part.name)
+    return pa.Table.from_batches(batches, schema=reader.schema)
 
 
 def _stored_columns(lines: pl.DataFrame) -> pl.DataFrame:

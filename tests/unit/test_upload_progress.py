@@ -1,4 +1,5 @@
-"""Upload progress: each accepted batch is recorded at once, applied by the next load, folded in by save."""
+"""Upload progress: each accepted batch is recorded at once (a journal on a local filesystem, an object per batch on
+an object store), applied by the next load, folded in by save."""
 
 from __future__ import annotations
 
@@ -91,3 +92,67 @@ def test_the_arrow_batch_is_the_same_rows(tmp_path: Path) -> None:
     store = store_at(tmp_path)
     store.record_progress("s", "products", plan.batch_table(1, 3))  # as the upload records a batch
     assert store.recovered("s", "products")["key"].to_list() == ["B", "C"]
+
+
+def test_on_a_local_filesystem_an_upload_appends_its_batches_to_one_journal(tmp_path: Path) -> None:
+    store = store_at(tmp_path)
+    codes = [f"S{i}" for i in range(9)]
+    plan = plan_upload("products", current(*codes), store.load("s", "products"), present_keys=None,
+                       stock2shop_source_id=S2S)  # fmt: skip
+    for start in range(0, 9, 3):
+        store.record_progress("s", "products", plan.batch_table(start, start + 3))
+    parts = [p.name for p in store.progress_folder("s", "products").iterdir()]
+    assert len(parts) == 1
+    assert parts[0].endswith(".arrows")
+    # Read by another process (the next run) while this one still has it open, as after a kill.
+    assert store_at(tmp_path).recovered("s", "products")["key"].to_list() == codes
+    store.save("s", "products", plan.accepted_fingerprints([(0, 9)]))
+    assert not list(store.progress_folder("s", "products").iterdir())
+    store.record_progress("s", "products", plan.batch_table(0, 1))  # a later upload: a new journal
+    assert store_at(tmp_path).recovered("s", "products")["key"].to_list() == ["S0"]
+
+
+def test_a_journal_cut_short_by_a_kill_keeps_the_batches_written_before(tmp_path: Path) -> None:
+    store = store_at(tmp_path)
+    plan = plan_upload("products", current("A", "B", "C", "D"), store.load("s", "products"), present_keys=None,
+                       stock2shop_source_id=S2S)  # fmt: skip
+    store.record_progress("s", "products", plan.batch_table(0, 2))
+    (journal,) = store.progress_folder("s", "products").iterdir()
+    whole = Path(journal.path).stat().st_size
+    store.record_progress("s", "products", plan.batch_table(2, 4))
+    grown = Path(journal.path).stat().st_size
+    assert grown > whole
+    for cut in (whole + 1, (whole + grown) // 2, grown - 1):  # killed while writing the second batch
+        other = tmp_path / f"cut{cut}"
+        folder = store_at(other).progress_folder("s", "products")
+        folder.mkdir(parents=True)
+        (Path(folder.path) / journal.name).write_bytes(Path(journal.path).read_bytes()[:cut])
+        assert store_at(other).recovered("s", "products")["key"].to_list() == ["A", "B"], cut
+        assert sorted(store_at(other).load("s", "products")["key"]) == ["A", "B"]
+    # Killed before the first batch was whole: nothing was recorded, everything is sent again.
+    empty = store_at(tmp_path / "early")
+    folder = empty.progress_folder("s", "products")
+    folder.mkdir(parents=True)
+    (Path(folder.path) / journal.name).write_bytes(Path(journal.path).read_bytes()[:40])
+    assert empty.recovered("s", "products").height == 0
+
+
+def test_on_an_object_store_each_batch_is_an_object_of_its_own() -> None:
+    import uuid
+
+    from airflow.sdk.io import attach
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    attach("memory", fs=MemoryFileSystem())  # an object store: no appending, no local path
+    store = FingerprintStore(ObjectStoragePath(f"memory://progress-{uuid.uuid4().hex}/state"))
+    plan = plan_upload("products", current("A", "B", "C"), store.load("s", "products"), present_keys=None,
+                       stock2shop_source_id=S2S)  # fmt: skip
+    store.record_progress("s", "products", plan.batch_table(0, 2))
+    store.record_progress("s", "products", plan.batch_table(2, 3))
+    names = sorted(p.name for p in store.progress_folder("s", "products").iterdir())
+    assert len(names) == 2
+    assert all(n.endswith(".parquet") for n in names)
+    assert store.recovered("s", "products")["key"].to_list() == ["A", "B", "C"]
+    store.save("s", "products", plan.accepted_fingerprints([(0, 3)]))
+    assert sorted(store.load("s", "products")["key"]) == ["A", "B", "C"]
+    assert store.recovered("s", "products").height == 0

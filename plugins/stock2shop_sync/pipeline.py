@@ -141,12 +141,12 @@ def merge(
                 ", ".join(changed),
             )
             extracted = extract(config, "products", run_id)
-    frame = staging.read_frame(extracted["path"])
+    frame = staging.read_polars(extracted["path"])
     complete = bool(extracted.get("complete"))
     reports = {}
     for linked_config, linked_extract in linked:
         assert linked_config.link is not None
-        linked_frame = staging.read_frame(linked_extract["path"])
+        linked_frame = staging.read_polars(linked_extract["path"])
         frame, report = merge_linked(
             frame, linked_config.source_id, linked_config.link, linked_frame, report_unmatched=complete
         )
@@ -174,11 +174,11 @@ def merge(
         if report.missing_fields:
             log.warning("linked source %s owns %s but has no such column", report.source_id, report.missing_fields)
     folder = staging.run_folder(config.source_id, run_id)
-    path = staging.write_frame(frame, folder / "products_merged.parquet")
+    path = staging.write_polars(frame, folder / "products_merged.parquet")
     return {
         "entity": "products",
         "path": path,
-        "rows": len(frame),
+        "rows": frame.height,
         "linked": reports,
         "complete": complete,
         "since": extracted.get("since"),

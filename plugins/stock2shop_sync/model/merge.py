@@ -6,6 +6,9 @@ fields on ``source_variant_code`` (trimmed and case-insensitive, as the ERPs com
 has no value for a product (no row, or a blank cell) the primary's value stays, so a product missing from the
 sheet still syncs; the report counts those. A linked row that matches no primary product is reported (count
 and codes), never created.
+
+The frames are Polars (read straight from the staged Arrow): for the bench's million variants and a linked
+file of a million rows, the merge took 1.7 s in pandas, most of it aligning object arrays.
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from stock2shop_sync.model.canonical import ROW, SOURCE_ERROR
-from stock2shop_sync.model.pivots import join_key
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from stock2shop_sync.config import LinkedTo
 
 PRODUCT_LEVEL = re.compile(
@@ -65,78 +67,82 @@ def _names(owned: str, column: str) -> bool:
     return column == owned or (owned.endswith("*") and column.startswith(owned[:-1]))
 
 
-def _first_values(frame: pd.DataFrame, key: pd.Series, columns: list[str]) -> pd.DataFrame:
-    """The first non-blank value of each column per key."""
-    return frame.assign(_key=key)[["_key", *columns]].groupby("_key", sort=False).first()
+def join_key(values: pl.Series) -> pl.Series:
+    """Codes compared the way the ERPs compare them: trimmed (Pervasive pads CHAR codes) and case-folded."""
+    import polars as pl
+
+    return values.cast(pl.String).str.strip_chars().str.to_uppercase()
 
 
-def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
-    """``values.isin(allowed)`` in Arrow: pandas' own isin for text walks the allowed values in Python, which
-    cost seconds for a million codes."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _column(frame: pl.DataFrame, name: str) -> pl.Series:
+    import polars as pl
 
-    left = pa.array(values.astype("string").array, type=pa.large_string(), from_pandas=True)
-    right = pc.unique(pa.array(allowed.dropna().astype("string").array, type=pa.large_string(), from_pandas=True))
-    found = pc.fill_null(pc.is_in(left, value_set=right), False)
-    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index)
+    if name in frame.columns:
+        return frame.get_column(name)
+    return pl.Series(name, [None] * frame.height, dtype=pl.String)
 
 
 def merge_linked(
-    primary: pd.DataFrame, source_id: str, link: LinkedTo, linked: pd.DataFrame, *, report_unmatched: bool = True
-) -> tuple[pd.DataFrame, LinkReport]:
+    primary: pl.DataFrame, source_id: str, link: LinkedTo, linked: pl.DataFrame, *, report_unmatched: bool = True
+) -> tuple[pl.DataFrame, LinkReport]:
     """``primary`` with the fields ``link`` owns taken from ``linked`` (a canonical frame of the linked source).
 
-    ``report_unmatched=False`` when ``primary`` holds only a window's changed rows: the linked rows of the
-    unchanged products would look unmatched."""
-    report = LinkReport(source_id=source_id, rows=len(linked))
+    For each owned field, a primary row takes the first value the linked rows of its code have for it (in the
+    linked source's row order, skipping blanks); a field the primary lacks is appended, product-level fields
+    first. ``report_unmatched=False`` when ``primary`` holds only a window's changed rows: the linked rows of
+    the unchanged products would look unmatched."""
+    import polars as pl
+
+    report = LinkReport(source_id=source_id, rows=linked.height)
     owned = [c for c in linked.columns if c not in (ROW, SOURCE_ERROR, *KEYS) and link.owns_field(c)]
     report.fields = owned
     report.missing_fields = [name for name in link.owns if not any(_names(name, column) for column in owned)]
     usable = linked
     if SOURCE_ERROR in linked.columns:
-        broken = linked[SOURCE_ERROR].notna()
-        report.unreadable += [
-            f"row {r}: {e}" for r, e in zip(linked.loc[broken, ROW], linked.loc[broken, SOURCE_ERROR], strict=True)
-        ]
-        usable = linked[~broken]
-    keys = {
-        k: (usable[k] if k in usable.columns else pd.Series(pd.NA, index=usable.index, dtype="string")) for k in KEYS
-    }
-    no_key = keys["source_product_code"].isna() & keys["source_variant_code"].isna()
-    report.unreadable += [f"row {r}: no source_product_code or source_variant_code" for r in usable.loc[no_key, ROW]]
-    usable = usable[~no_key]
-    report.used_rows = len(usable)
+        broken = linked.get_column(SOURCE_ERROR).is_not_null()
+        rows = linked.filter(broken).select(ROW, SOURCE_ERROR).iter_rows()
+        report.unreadable += [f"row {r}: {e}" for r, e in rows]
+        usable = linked.filter(~broken)
+    no_key = _column(usable, KEYS[0]).is_null() & _column(usable, KEYS[1]).is_null()
+    report.unreadable += [f"row {r}: no {KEYS[0]} or {KEYS[1]}" for r in usable.filter(no_key).get_column(ROW)]
+    usable = usable.filter(~no_key)
+    report.used_rows = usable.height
 
-    merged = primary.copy()
-    matched = pd.Series(False, index=usable.index)
-    enriched = pd.Series(False, index=merged.index)
+    merged = primary
+    matched = pl.repeat(False, usable.height, eager=True)
+    enriched = pl.repeat(False, merged.height, eager=True)
     for key_name, columns in (
-        ("source_product_code", [c for c in owned if is_product_level(c)]),
-        ("source_variant_code", [c for c in owned if not is_product_level(c)]),
+        (KEYS[0], [c for c in owned if is_product_level(c)]),
+        (KEYS[1], [c for c in owned if not is_product_level(c)]),
     ):
         if key_name not in usable.columns:
             continue
-        linked_keys = join_key(usable[key_name])
-        primary_keys = join_key(merged[key_name])
-        hits = _isin(linked_keys, primary_keys) & linked_keys.notna()
-        matched |= hits
+        linked_keys = join_key(usable.get_column(key_name)).alias("_key")
+        primary_keys = join_key(merged.get_column(key_name)).alias("_key")
+        hits = linked_keys.is_in(primary_keys.drop_nulls().unique().implode()).fill_null(False)
+        matched = matched | hits
         if not columns:
             continue
-        values = _first_values(usable[hits], linked_keys[hits], columns).reindex(primary_keys.to_numpy())
-        values.index = merged.index
-        for column in columns:
-            own = values[column].astype("string")
-            enriched |= own.notna()
-            merged[column] = own.fillna(merged[column]) if column in merged.columns else own
-    unmatched = usable[~matched]
-    codes = (
-        unmatched["source_product_code"] if "source_product_code" in unmatched.columns else pd.Series(dtype="string")
-    )
-    if "source_variant_code" in unmatched.columns:
-        codes = codes.fillna(unmatched["source_variant_code"]) if len(codes) else unmatched["source_variant_code"]
-    report.unmatched_codes = sorted(str(c) for c in codes.dropna().unique()) if report_unmatched else []
-    product_codes = join_key(merged["source_product_code"])
-    report.products_enriched = int(product_codes[enriched].nunique())
-    report.products_not_enriched = int(product_codes.nunique() - report.products_enriched)
+        firsts = (
+            usable.select(linked_keys, *(pl.col(c).cast(pl.String) for c in columns))
+            .filter(hits)
+            .group_by("_key", maintain_order=True)
+            .agg(pl.col(c).drop_nulls().first() for c in columns)
+        )
+        values = primary_keys.to_frame().join(firsts, on="_key", how="left", maintain_order="left")
+        own = {c: values.get_column(c) for c in columns}
+        for value in own.values():
+            enriched = enriched | value.is_not_null()
+        merged = merged.with_columns(
+            (value.fill_null(merged.get_column(column).cast(pl.String)) if column in merged.columns else value).alias(
+                column
+            )
+            for column, value in own.items()
+        )
+    unmatched = usable.filter(~matched)
+    codes = _column(unmatched, KEYS[0]).cast(pl.String).fill_null(_column(unmatched, KEYS[1]).cast(pl.String))
+    report.unmatched_codes = sorted(codes.drop_nulls().unique().to_list()) if report_unmatched else []
+    product_codes = join_key(merged.get_column(KEYS[0]))
+    report.products_enriched = product_codes.filter(enriched).drop_nulls().n_unique()
+    report.products_not_enriched = product_codes.drop_nulls().n_unique() - report.products_enriched
     return merged, report

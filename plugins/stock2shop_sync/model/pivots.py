@@ -54,11 +54,6 @@ def _polars_key(series: pd.Series) -> pl.Series:
     return _polars_text(series).str.strip_chars().str.to_uppercase()
 
 
-def join_key(series: pd.Series) -> pd.Series:
-    """Item keys compared the way the ERPs compare them: trimmed (Pervasive pads CHAR codes) and case-folded."""
-    return series.astype("string").str.strip().str.upper()
-
-
 def _text(series: pd.Series) -> pl.Series:
     return _polars_text(series).str.strip_chars()
 

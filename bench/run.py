@@ -253,7 +253,9 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=250_000)
     parser.add_argument("--change", type=float, default=0.01, help="share of variants changed before the re-sync")
     parser.add_argument("--rate-limit", type=float, default=400.0, help="requests/s the sandbox allows and advertises")
-    parser.add_argument("--concurrency", type=int, default=8, help="upload requests in flight")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="upload requests in flight (stock2shop.upload_concurrency's default)"
+    )
     parser.add_argument("--reuse", action="store_true", help="keep the s2s_bench database if it has the right size")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (staging, sandbox data)")
     args = parser.parse_args()

@@ -108,6 +108,17 @@ def test_client_throttles_to_the_advertised_limit(limited) -> None:
     assert stats(url)["products"] == 12
 
 
+def test_concurrent_batches_stay_inside_the_advertised_limit(limited) -> None:
+    # Four requests in flight may go out together, up to the limit in any second, never past it.
+    url = limited(rate_limit=4, advertise=True)
+    hook = Stock2ShopHook(batch_size=1)
+    lines = [json.dumps(item(f"C{n}")) for n in range(14)]
+    result = hook.queue_lines("products", lines, concurrency=4)
+    assert (result.batches, result.retries) == (14, 0)
+    assert stats(url)["rate_limited"] == 0
+    assert stats(url)["products"] == 14
+
+
 def test_429_with_retry_after_is_honoured(limited) -> None:
     url = limited(rate_limit=2, advertise=False)
     hook = Stock2ShopHook(batch_size=1, max_retries=10)

@@ -26,9 +26,12 @@ if TYPE_CHECKING:
     import polars as pl
     import requests
 
+    from stock2shop_sync.hooks.ratelimit import RateLimiter
+
 log = logging.getLogger(__name__)
 
-#: Requests are spaced this much wider than the advertised per-second limit.
+#: The advertised per-second limit is kept over a window this much longer than a second (arrival times at the
+#: server jitter, so requests that fit one second exactly as sent still draw 429s there).
 THROTTLE_MARGIN = 1.1
 
 
@@ -125,9 +128,9 @@ class Stock2ShopHook(BaseHook):
         self._token_lock = threading.Lock()
         self._session_lock = threading.Lock()
         self._session: requests.Session | None = None
-        self._min_interval = 0.0
-        self._last_request = 0.0
-        self._throttle_lock = threading.Lock()
+        #: the advertised limit (requests per second) and the sliding window that keeps to it, once advertised
+        self._limit = 0.0
+        self._limiter: RateLimiter | None = None
         self.logins = 0
         self.retries = 0
 
@@ -231,11 +234,21 @@ class Stock2ShopHook(BaseHook):
 
     # -- requests -----------------------------------------------------------------------------------
     def _throttle(self) -> None:
-        with self._throttle_lock:
-            wait = self._last_request + self._min_interval - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_request = time.monotonic()
+        limiter = self._limiter
+        if limiter is not None:
+            limiter.acquire()
+
+    def _advertised(self, per_second: float) -> None:
+        """Keep to ``per_second`` requests a second from now on, as the server counts them: in any sliding window
+        (stretched by :data:`THROTTLE_MARGIN`), so a batch that waited does not hold back the next one. At 400 a
+        second, 2,000 requests take 4.4 s at least, where spacing every request 1.1/400 s apart took 5.5 s."""
+        if per_second == self._limit:
+            return
+        from stock2shop_sync.hooks.ratelimit import RateLimiter
+
+        capacity = max(1, int(per_second))
+        self._limit = per_second
+        self._limiter = RateLimiter(capacity, window=THROTTLE_MARGIN * capacity / per_second)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         import requests
@@ -250,10 +263,8 @@ class Stock2ShopHook(BaseHook):
         if limit:
             try:
                 per_second = float(limit)
-                if per_second > 0:
-                    # A margin, because the server counts arrivals in a sliding window and arrival
-                    # times jitter: spacing requests exactly 1/limit apart still draws 429s.
-                    self._min_interval = THROTTLE_MARGIN / per_second
+                if 0 < per_second < float("inf"):
+                    self._advertised(per_second)
             except ValueError:
                 log.warning("ignoring a non-numeric x-S2S-RateLimit header: %r", limit)
         return response

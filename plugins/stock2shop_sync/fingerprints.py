@@ -268,6 +268,8 @@ def _applied(previous: pl.DataFrame, done: pl.DataFrame) -> pl.DataFrame:
     fingerprints updated, accepted deletions dropped."""
     deleted = done.filter(pl.col("deleted")).get_column("key")
     updated = done.filter(~pl.col("deleted")).drop("line", "deleted", "inactive", strict=False)
+    if not previous.height:  # the first upload: nothing to update or drop (the two look-ups cost 0.17 s for 1M)
+        return pl.concat([previous, updated.select(previous.columns)], how="vertical_relaxed")
     kept = previous.filter(~pl.col("key").is_in(done.get_column("key").implode()))
     keep = kept.filter(~pl.col("key").is_in(deleted.implode()))
     return pl.concat([keep, updated.select(keep.columns)], how="vertical_relaxed")
@@ -293,7 +295,8 @@ class UploadPlan:
         flags = np.zeros(self.send.height, dtype=bool)
         for start, stop in accepted:
             flags[start:stop] = True
-        return _applied(self.previous, self.send.filter(pl.Series(flags)))
+        # Without the JSON: filtering a million lines only to drop them cost most of the save.
+        return _applied(self.previous, self.send.drop("line").filter(pl.Series(flags)))
 
     @cached_property
     def progress(self) -> pl.DataFrame:

@@ -96,12 +96,59 @@ def _printable_ascii(array: Any) -> bool:
     of values outside a sliced array count too (they can only make the answer a safe False)."""
     import numpy as np
 
-    table = _not_plain()
     for chunk in array.chunks if hasattr(array, "chunks") else [array]:
         data = chunk.buffers()[2]
-        if data is not None and table[np.frombuffer(data, dtype=np.uint8)].any():
+        if data is None or not data.size:
+            continue
+        data = np.frombuffer(data, dtype=np.uint8)
+        if data.max() >= 0x7F:
+            return False
+        # Above 0x1F there is nothing but printable ASCII; below, the table tells (two reductions cost a fraction
+        # of the table lookup, which builds a mask as large as the data).
+        if data.min() < 0x20 and _not_plain()[data].any():
             return False
     return True
+
+
+def _trim_changes_nothing(array: Any) -> bool:
+    """For a (large) string array of printable ASCII: whether no value starts or ends with white space, so that
+    trimming would leave every value as it is (then a blank value is an empty one). Reads the first and last
+    byte of each value through the offsets, with no string made."""
+    import numpy as np
+    import pyarrow as pa
+
+    for chunk in array.chunks if hasattr(array, "chunks") else [array]:
+        buffers = chunk.buffers()
+        if buffers[2] is None or not len(chunk):
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(buffers[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+        starts, ends = offsets[:-1], offsets[1:]
+        filled = ends > starts
+        # In printable ASCII, white space is the space, tab and line breaks: all at or below 0x20.
+        if (data[starts[filled]] <= 0x20).any() or (data[ends[filled] - 1] <= 0x20).any():
+            return False
+    return True
+
+
+def _blank_to_missing(series: pd.Series, trim: bool) -> pd.Series:
+    """The column with blank values (empty or white space only) missing, trimmed unless ``trim`` is False.
+    The usual column (printable ASCII, no value with white space around it) is only checked, not rewritten."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        array = series.array.__arrow_array__()
+        text = pa.types.is_large_string(array.type) or pa.types.is_string(array.type)
+        if text and _printable_ascii(array) and _trim_changes_nothing(array):
+            empty = pc.fill_null(pc.equal(pc.binary_length(array), 0), False)
+            if not pc.any(empty).as_py():
+                return series
+            return series.mask(empty.to_numpy(zero_copy_only=False))
+    stripped = series.str.strip()
+    return (stripped if trim else series).mask(stripped == "")
 
 
 _C1 = re.compile("[\x80-\x9f]")
@@ -175,9 +222,7 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
         elif constant is not None:
             out[field] = out[field].fillna(constant)
     for field in out.columns.difference([ROW, SOURCE_ERROR]):
-        stripped = out[field].str.strip()
-        value = out[field] if field in UNTRIMMED_FIELDS else stripped
-        out[field] = value.mask(stripped == "")  # a blank cell is no value
+        out[field] = _blank_to_missing(out[field], trim=field not in UNTRIMMED_FIELDS)  # a blank cell is no value
     if "full_name" in out.columns:
         _split_full_name(out)
     if entity == "products":
@@ -222,11 +267,27 @@ def _split_full_name(out: pd.DataFrame) -> None:
 
 
 def total_qty(frame: pd.DataFrame) -> pd.Series:
-    """The variant's total qty: the sum of its counted warehouses (each already by the site's qty formula)."""
+    """The variant's total qty: the sum of its counted warehouses (each already by the site's qty formula), each
+    read as a number where it is one (anything else counts 0 here: validation reports that warehouse's value),
+    negative stock counted as none, rounded to a whole number. Summed in Polars (a tenth of pandas' time)."""
     import pandas as pd
+    import polars as pl
+    import pyarrow as pa
 
     columns = [c for c in frame.columns if str(c).startswith("qty_")]
     if not columns:
         return pd.Series("0", index=frame.index, dtype="string")
-    values = frame[columns].apply(lambda c: pd.to_numeric(c, errors="coerce")).fillna(0).clip(lower=0)
-    return values.sum(axis=1).round().astype("int64").astype("string")
+
+    def number(column: str) -> pl.Expr:
+        value = pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
+        return pl.when(value.is_finite()).then(value.clip(lower_bound=0)).otherwise(0.0)
+
+    text = pl.DataFrame(
+        {
+            f"qty_{n}": pl.Series(pa.array(frame[c].astype("string").array, type=pa.large_string(), from_pandas=True))
+            for n, c in enumerate(columns)
+        }
+    )
+    total = text.select(pl.sum_horizontal(number(c) for c in text.columns).round().cast(pl.Int64).cast(pl.String))
+    values = total.to_series().to_arrow().cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(values), index=frame.index)

@@ -125,6 +125,7 @@ class Stock2ShopHook(BaseHook):
         self.backoff = backoff
         self._token: str | None = None
         self._gzip: bool | None = None
+        self._base: str | None = None
         self._token_lock = threading.Lock()
         self._session_lock = threading.Lock()
         self._session: requests.Session | None = None
@@ -146,7 +147,13 @@ class Stock2ShopHook(BaseHook):
         if not conn.login or not conn.password:
             raise Stock2ShopAuthError(f"connection {self.stock2shop_conn_id!r} needs a login and a password")
         _mask(conn.password)
+        self._base = host
         return host, conn.login, conn.password
+
+    def _base_url(self) -> str:
+        """The API's base URL, read from the connection once per hook (every login reads the connection again, for
+        its credentials): looking the connection up for each request cost a tenth of an upload's client time."""
+        return self._base if self._base is not None else self._connection()[0]
 
     @property
     def session(self) -> requests.Session:
@@ -314,8 +321,8 @@ class Stock2ShopHook(BaseHook):
         """
         from urllib.parse import quote
 
-        base, _, _ = self._connection()
-        url = base + self.ENDPOINTS[endpoint].format(**{k: quote(str(v), safe="") for k, v in (path or {}).items()})
+        values = {k: quote(str(v), safe="") for k, v in (path or {}).items()}
+        url = self._base_url() + self.ENDPOINTS[endpoint].format(**values)
         token = self._token
         refused = 0  # tokens refused in a row (a token that expires mid-run is renewed every time)
         attempt = 0
@@ -390,9 +397,15 @@ class Stock2ShopHook(BaseHook):
 
         def send(start: int) -> None:
             batch = lines[start : start + self.batch_size]
-            # A Polars Series is joined in native code, with no Python string per item.
-            text = batch.str.join(",").item() if hasattr(batch, "str") else ",".join(batch)
-            answer = self.request("POST", endpoint, body=head + text.encode() + tail)
+            # A Polars Series is joined in native code, with no Python string per item, and handed over as the
+            # UTF-8 bytes it holds (no Python str of the whole batch decoded and encoded again).
+            if hasattr(batch, "str"):
+                import polars as pl
+
+                text = batch.str.join(",").cast(pl.Binary).item()
+            else:
+                text = ",".join(batch).encode()
+            answer = self.request("POST", endpoint, body=b"".join((head, text, tail)))
             with lock:
                 result.batches += 1
                 result.batch_sizes.append(len(batch))

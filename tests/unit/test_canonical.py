@@ -61,3 +61,16 @@ def test_total_qty_sums_the_warehouses() -> None:
     assert _values(total_qty(frame)) == ["5", "5", "4", "0", "1", "2"]
     assert total_qty(frame).dtype == pd.StringDtype("pyarrow")
     assert _values(total_qty(pd.DataFrame({"sku": _text(["A"])}))) == ["0"]
+
+
+def test_codes_already_folded_are_recognised() -> None:
+    from stock2shop_sync.model.canonical import is_folded_key
+
+    def folded(values: list[str | None]) -> bool:
+        return is_folded_key(pa.array(values, type=pa.large_string()))
+
+    assert folded(["ITEM-0001", "A B", None, ""])
+    assert not folded(["ITEM-0001", "item-0002"])  # lower case
+    assert not folded(["ITEM-0001", "ITEM-0002 "])  # white space at an end
+    assert not folded(["\tITEM"])
+    assert not folded(["CAF\u00c9"])  # not ASCII: folding is left to the general path

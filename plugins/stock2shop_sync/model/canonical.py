@@ -132,6 +132,23 @@ def _trim_changes_nothing(array: Any) -> bool:
     return True
 
 
+def is_folded_key(array: Any) -> bool:
+    """Whether item codes in a (large) string array are already as the ERPs compare them (trimmed, upper case),
+    so that folding them would change nothing: printable ASCII with no lower-case letter and no white space
+    at either end. Checked over the data buffers, with no string made (most ERPs keep codes this way)."""
+    import numpy as np
+
+    if not (_printable_ascii(array) and _trim_changes_nothing(array)):
+        return False
+    for chunk in array.chunks if hasattr(array, "chunks") else [array]:
+        data = chunk.buffers()[2]
+        if data is not None and data.size:
+            data = np.frombuffer(data, dtype=np.uint8)
+            if np.any((data >= 0x61) & (data <= 0x7A)):
+                return False
+    return True
+
+
 def _blank_to_missing(series: pd.Series, trim: bool) -> pd.Series:
     """The column with blank values (empty or white space only) missing, trimmed unless ``trim`` is False.
     The usual column (printable ASCII, no value with white space around it) is only checked, not rewritten."""

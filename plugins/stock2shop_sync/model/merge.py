@@ -71,7 +71,10 @@ def join_key(values: pl.Series) -> pl.Series:
     """Codes compared the way the ERPs compare them: trimmed (Pervasive pads CHAR codes) and case-folded."""
     import polars as pl
 
-    return values.cast(pl.String).str.strip_chars().str.to_uppercase()
+    from stock2shop_sync.model.canonical import is_folded_key
+
+    text = values.cast(pl.String)
+    return text if is_folded_key(text.to_arrow()) else text.str.strip_chars().str.to_uppercase()
 
 
 def _column(frame: pl.DataFrame, name: str) -> pl.Series:

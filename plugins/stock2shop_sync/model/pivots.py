@@ -51,7 +51,15 @@ def _polars_text(series: pd.Series) -> pl.Series:
 
 
 def _polars_key(series: pd.Series) -> pl.Series:
-    return _polars_text(series).str.strip_chars().str.to_uppercase()
+    """Item keys as the ERPs compare them: trimmed and upper case (left as they are when they already are)."""
+    import polars as pl
+    import pyarrow as pa
+
+    from stock2shop_sync.model.canonical import is_folded_key
+
+    array = pa.array(series.astype("string").array, type=pa.large_string(), from_pandas=True)
+    keys = pl.Series(array).cast(pl.String)
+    return keys if is_folded_key(array) else keys.str.strip_chars().str.to_uppercase()
 
 
 def _text(series: pd.Series) -> pl.Series:

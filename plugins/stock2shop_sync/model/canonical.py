@@ -149,21 +149,29 @@ def is_folded_key(array: Any) -> bool:
     return True
 
 
-def _blank_to_missing(series: pd.Series, trim: bool) -> pd.Series:
-    """The column with blank values (empty or white space only) missing, trimmed unless ``trim`` is False.
-    The usual column (printable ASCII, no value with white space around it) is only checked, not rewritten."""
+def empty_without_trimming(series: pd.Series) -> Any:
+    """For a text column that trimming would leave as it is (printable ASCII, no value with white space around
+    it, held by Arrow): which values are empty, as a NumPy mask (missing values: False). None for any other
+    column, whose blanks take trimming to find."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
-        array = series.array.__arrow_array__()
-        text = pa.types.is_large_string(array.type) or pa.types.is_string(array.type)
-        if text and _printable_ascii(array) and _trim_changes_nothing(array):
-            empty = pc.fill_null(pc.equal(pc.binary_length(array), 0), False)
-            if not pc.any(empty).as_py():
-                return series
-            return series.mask(empty.to_numpy(zero_copy_only=False))
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        return None
+    array = series.array.__arrow_array__()
+    text = pa.types.is_large_string(array.type) or pa.types.is_string(array.type)
+    if not (text and _printable_ascii(array) and _trim_changes_nothing(array)):
+        return None
+    return pc.fill_null(pc.equal(pc.binary_length(array), 0), False).to_numpy(zero_copy_only=False)
+
+
+def _blank_to_missing(series: pd.Series, trim: bool) -> pd.Series:
+    """The column with blank values (empty or white space only) missing, trimmed unless ``trim`` is False.
+    The usual column (printable ASCII, no value with white space around it) is only checked, not rewritten."""
+    empty = empty_without_trimming(series)
+    if empty is not None:
+        return series.mask(empty) if empty.any() else series
     stripped = series.str.strip()
     return (stripped if trim else series).mask(stripped == "")
 

@@ -106,6 +106,12 @@ class _Issues:
 
 
 def _blank(series: pd.Series) -> pd.Series:
+    """Missing, empty or only white space (a canonical column, already trimmed, is only checked for empty)."""
+    from stock2shop_sync.model.canonical import empty_without_trimming
+
+    empty = empty_without_trimming(series)
+    if empty is not None:
+        return series.isna() | empty
     return series.isna() | (series.str.strip() == "")
 
 

@@ -132,6 +132,7 @@ class Stock2ShopHook(BaseHook):
         #: the advertised limit (requests per second) and the sliding window that keeps to it, once advertised
         self._limit = 0.0
         self._limiter: RateLimiter | None = None
+        self._limit_lock = threading.Lock()  # threads reading the first answers must not each make a limiter
         self.logins = 0
         self.retries = 0
 
@@ -253,9 +254,11 @@ class Stock2ShopHook(BaseHook):
             return
         from stock2shop_sync.hooks.ratelimit import RateLimiter
 
-        capacity = max(1, int(per_second))
-        self._limit = per_second
-        self._limiter = RateLimiter(capacity, window=THROTTLE_MARGIN * capacity / per_second)
+        with self._limit_lock:
+            if per_second != self._limit:
+                capacity = max(1, int(per_second))
+                self._limiter = RateLimiter(capacity, window=THROTTLE_MARGIN * capacity / per_second)
+                self._limit = per_second
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         import requests

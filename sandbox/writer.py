@@ -35,7 +35,12 @@ def connect(path: str) -> sqlite3.Connection:
     """The writing connection (transactions begun and ended here, not by the sqlite3 module)."""
     db = sqlite3.connect(path, isolation_level=None, timeout=30)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    # The sandbox stands in for a remote service: what it stores must survive the sandbox (or a writer) being
+    # killed, which WAL gives without syncing, not the machine losing power. Without the syncs and with the file
+    # read through a memory map, storing the bench's million products took 3.0 s instead of 4.9 s and 3.0 CPU-s
+    # instead of 4.2 (``synchronous=NORMAL`` synced the file at every checkpoint).
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA mmap_size=4294967296")
     # Checkpoint the WAL every ~40 MiB rather than every 4 MiB: a bulk upload then spends a fraction of the time
     # copying pages back and syncing the file.
     db.execute("PRAGMA wal_autocheckpoint=10000")

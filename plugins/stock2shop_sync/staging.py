@@ -48,14 +48,16 @@ def write_polars(frame: pl.DataFrame, path: ObjectStoragePath) -> str:
     """Stage a Polars frame with Polars' own Parquet writer, so that :func:`read_frame` gives the frame
     :func:`write_frame` would have staged: the file carries pandas' description of each column (text as pandas'
     ``string`` dtype, integers with nulls as ``Int64``). On the bench's million merged rows: 0.4 s, where
-    ``pyarrow`` took 0.64 s with the conversion to Arrow, and the file reads back faster."""
+    ``pyarrow`` took 0.64 s with the conversion to Arrow, and the file reads back faster. LZ4 rather than Polars'
+    default zstd: a staged file is read once, by the next task; lz4 wrote those rows in 0.32 s instead of 0.41 s and
+    reads as fast, for 52 MB instead of 24 MB."""
     local = _local_path(path)
     metadata = {"pandas": _pandas_metadata(frame).decode()}
     if local is not None:
-        frame.write_parquet(local, metadata=metadata)
+        frame.write_parquet(local, metadata=metadata, compression="lz4")
     else:
         with path.open("wb") as handle:
-            frame.write_parquet(handle, metadata=metadata)
+            frame.write_parquet(handle, metadata=metadata, compression="lz4")
     return str(path)
 
 

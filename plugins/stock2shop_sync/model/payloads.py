@@ -70,13 +70,30 @@ def _text(df: pl.DataFrame, name: str) -> pl.Expr:
     return pl.when(column.str.strip_chars() == "").then(None).otherwise(column)
 
 
-def _field(name: str, value: pl.Expr, *, first: bool = False) -> pl.Expr:
-    return pl.concat_str([pl.lit(("" if first else ",") + _key(name) + ":"), value])
+# An item is one flat ``concat_str`` of its fragments (literal text as ``str``, values as expressions), not a
+# ``concat_str`` per object whose text is then copied into its parent's: the bench's million products rendered in
+# 1.13-1.21 s instead of 1.20-1.28 s (same text).
+Fragments = list["str | pl.Expr"]
+
+
+def _join(parts: Fragments) -> pl.Expr:
+    """One ``concat_str`` of the fragments, adjacent literal text merged."""
+    merged: Fragments = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return pl.concat_str([pl.lit(p) if isinstance(p, str) else p for p in merged])
+
+
+def _field(name: str, value: pl.Expr | Fragments, *, first: bool = False) -> Fragments:
+    return [("" if first else ",") + _key(name) + ":", *(value if isinstance(value, list) else [value])]
 
 
 def _optional(name: str, value: pl.Expr) -> pl.Expr:
     """``,"name":<value>`` when the value is not null, else nothing."""
-    return pl.when(value.is_null()).then(pl.lit("")).otherwise(_field(name, _json_string(value)))
+    return pl.when(value.is_null()).then(pl.lit("")).otherwise(_join(_field(name, _json_string(value))))
 
 
 def _array(entries: list[pl.Expr]) -> pl.Expr:
@@ -85,8 +102,11 @@ def _array(entries: list[pl.Expr]) -> pl.Expr:
     return pl.concat_str([pl.lit("["), inner, pl.lit("]")])
 
 
-def _object(fields: list[pl.Expr]) -> pl.Expr:
-    return pl.concat_str([pl.lit("{"), *fields, pl.lit("}")])
+def _object(fields: list[pl.Expr | Fragments]) -> Fragments:
+    parts: Fragments = ["{"]
+    for value in fields:
+        parts.extend(value if isinstance(value, list) else [value])
+    return [*parts, "}"]
 
 
 def _meta(df: pl.DataFrame) -> pl.Expr | None:
@@ -118,7 +138,9 @@ def _product_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
     images = [c for _, c in numbered]
     sku = pl.col("sku").cast(pl.String)
 
-    product: list[pl.Expr] = [_field("title", _json_string(pl.coalesce(_text(df, "title"), sku)), first=True)]
+    product: list[pl.Expr | Fragments] = [
+        _field("title", _json_string(pl.coalesce(_text(df, "title"), sku)), first=True)
+    ]
     for name in PRODUCT_TEXT_FIELDS:
         if name not in columns:
             continue
@@ -170,7 +192,7 @@ def _product_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
             .otherwise(pl.concat_str([pl.lit(',"images":['), listed, pl.lit("]")]))
         )
 
-    variant: list[pl.Expr] = [
+    variant: list[pl.Expr | Fragments] = [
         _field("source_variant_code", _json_string(pl.col("source_variant_code")), first=True),
         _field("sku", _json_string(sku)),
         _field("qty", _json_number(pl.col("qty"), pl.Int64)),
@@ -229,12 +251,12 @@ def _product_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
             _field("fetch_token", pl.lit('"0"')),
         ]
     )
-    return _object([_field("source", source, first=True), _field("product", _object(product))])
+    return _join(_object([_field("source", source, first=True), _field("product", _object(product))]))
 
 
 def _customer_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
     accepts = pl.col("accepts_marketing") if "accepts_marketing" in df.columns else pl.lit(False)
-    customer = [
+    customer: list[pl.Expr | Fragments] = [
         _field("first_name", _json_string(_text(df, "first_name")), first=True),
         _field("last_name", _json_string(_text(df, "last_name"))),
         _field("email", _json_string(_text(df, "email"))),
@@ -252,7 +274,7 @@ def _customer_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
             _field("customer_active", _json_bool_text(pl.col("customer_active"))),
         ]
     )
-    return _object([_field("source", source, first=True), _field("customer", _object(customer))])
+    return _join(_object([_field("source", source, first=True), _field("customer", _object(customer))]))
 
 
 def _frame(valid: pd.DataFrame) -> pl.DataFrame:

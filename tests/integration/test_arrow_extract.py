@@ -17,6 +17,7 @@ from typing import Any
 
 import arrow_odbc
 import pandas as pd
+import polars as pl
 import pyodbc
 import pytest
 import yaml
@@ -187,6 +188,36 @@ def test_every_column_type_gives_the_canonical_text_pyodbc_gives(
         assert text["bit1"][:2] == ["True", "False"]
 
 
+def test_price_and_stock_rows_read_into_polars_give_the_pivot_what_the_pandas_path_gives(
+    database: dict[str, Any], sources_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``read_table`` (a price-list or warehouse query's rows, only pivoted) skips pandas on the arrow path: its
+    number columns come as floating point, and every column reads, as a key, a name or a number, as the pyodbc
+    path's pandas frame does."""
+    from stock2shop_sync.model import pivots
+
+    ddl, rows, query = TYPES[database["name"]]
+    _execute(database, "DROP TABLE IF EXISTS arrow_types", ddl, *rows)
+    connector = _probe(sources_dir, database["conn_id"], database["driver"])
+
+    table, plain = _both(monkeypatch, lambda: connector.read_table(query, numbers=["PRICE"]))
+
+    assert isinstance(table, pl.DataFrame)
+    assert isinstance(plain, pd.DataFrame)  # the pyodbc path's frame, pivoted as before
+    assert table.height == len(plain)
+    if database["name"] != "sqlite":  # SQLite's driver reports DECIMAL(12,2) as text or a double by row
+        assert table.get_column("price").dtype == pl.Float64
+    texts = ["big", "qty", "code", "title", *(("plain", "fine", "flag") if database["name"] == "postgres" else ())]
+    for name in texts:
+        got = pivots._polars_text(pivots.column(table, name, "test")).to_list()
+        want = pivots._polars_text(pivots.column(plain, name, "test")).to_list()
+        assert got == want, f"{database['name']} column {name} as text: {got} != {want}"
+    for name in ("price", "qty", "big", "doubled"):
+        got = pivots._numbers(pivots.column(table, name, "test")).to_list()
+        want = pivots._numbers(pivots.column(plain, name, "test")).to_list()
+        assert got == want, f"{database['name']} column {name} as a number: {got} != {want}"
+
+
 def test_an_empty_result_keeps_the_query_columns(
     database: dict[str, Any], sources_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -348,13 +379,13 @@ def test_the_price_and_stock_queries_read_beside_the_main_query_give_the_same_ro
         return get_connector(config, mapping).extract("products").sort_values("sku").reset_index(drop=True)
 
     threads: list[str] = []
-    real = SqlConnector.read_query
+    real = SqlConnector._read  # read_query (the main query) and read_table (prices, stock) both read through it
 
-    def spy(self: SqlConnector, query: str, **kwargs: Any) -> pd.DataFrame:
+    def spy(self: SqlConnector, query: str, **kwargs: Any) -> Any:
         threads.append(threading.current_thread().name)
         return real(self, query, **kwargs)
 
-    monkeypatch.setattr(SqlConnector, "read_query", spy)
+    monkeypatch.setattr(SqlConnector, "_read", spy)
     together = extract()
     assert len(threads) == 3
     assert sum(name.startswith(f"{config.source_id}-read") for name in threads) == 2

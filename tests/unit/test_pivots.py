@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import pandas as pd
+import polars as pl
 import pytest
 
 from stock2shop_sync.config import PriceListQuery, SiteSettings, WarehouseQuery
-from stock2shop_sync.model.pivots import PivotError, join_columns, price_columns, warehouse_columns
+from stock2shop_sync.model.pivots import (
+    PivotError,
+    join_columns,
+    join_tables,
+    price_columns,
+    price_table,
+    warehouse_columns,
+    warehouse_table,
+)
 
 LONG = pd.DataFrame(
     {
@@ -111,3 +120,49 @@ def test_an_item_with_two_rows_for_one_list_takes_the_first_and_is_named(caplog:
         "9": {"price_Retail": 5.0, "price_Trade": -1},
     }
     assert "1 items have more than one price row for the same list; the first one is used (e.g. ['9'])" in caplog.text
+
+
+@pytest.mark.parametrize("formula", ["on_hand", "on_hand_minus_on_sales_order_minus_reserved"])
+def test_rows_read_into_polars_pivot_and_join_as_pandas_rows_do(formula: str) -> None:
+    """The SQL connector hands price and stock rows over as Polars frames (``read_table``): the pivots and the
+    one-pass join give what the pandas rows and one join per pivot give."""
+    spec = PriceListQuery(query="SELECT 1", key="StockID", name="cName", value="fExclPrice")
+    settings = SiteSettings(qty_formula=formula)
+    prices = pl.from_pandas(LONG).with_columns(pl.col("fExclPrice").cast(pl.Float64))
+    stock = pl.from_pandas(STOCK)  # on_so with a null: Float64, the text keys untrimmed
+    pd.testing.assert_frame_equal(  # (a pivot's rows come in no particular order)
+        price_columns(prices, spec, settings).sort_index(), price_columns(LONG, spec, settings).sort_index()
+    )
+    pd.testing.assert_frame_equal(
+        warehouse_columns(stock, WH, settings).sort_index(), warehouse_columns(STOCK, WH, settings).sort_index()
+    )
+
+    raw = pd.DataFrame({"StockLink": [2, 1, 4], "stock": ["b", "a ", "Z"]})
+    one_by_one = join_columns(
+        join_columns(raw, "StockLink", price_columns(LONG, spec, settings)),
+        "stock",
+        warehouse_columns(STOCK, WH, settings),
+    )
+    together = join_tables(raw, "StockLink", [price_table(prices, spec, settings)])
+    together = join_tables(together, "stock", [warehouse_table(stock, WH, settings)])
+    pd.testing.assert_frame_equal(together, one_by_one)
+    both = join_tables(
+        raw.assign(StockLink=["B", "A", "Z"]),
+        "StockLink",
+        [
+            warehouse_table(stock, WH, settings),
+            warehouse_table(stock, WH, SiteSettings(qty_formula=formula, warehouses={"JHB": "J"})),
+        ],
+    )
+    assert both.columns.tolist() == ["StockLink", "stock", "qty_CPT", "qty_JHB", "qty_J"]
+    assert both["qty_JHB"].tolist() == both["qty_J"].tolist()
+    assert both["qty_JHB"].iloc[2] is pd.NA  # an item without stock rows
+
+
+def test_a_boolean_or_numeric_key_reads_as_pandas_writes_it() -> None:
+    spec = PriceListQuery(query="SELECT 1", key="k", name="n", value="v")
+    rows = pd.DataFrame({"k": [True, False], "n": ["Retail", "Retail"], "v": ["1.5", "x"]})
+    wide = price_columns(pl.from_pandas(rows), spec, SiteSettings())
+    assert sorted(wide.index) == ["FALSE", "TRUE"]  # "True" as pandas writes it, folded as every key is
+    assert wide.loc["TRUE", "price_Retail"] == 1.5
+    assert pd.isna(wide.loc["FALSE", "price_Retail"])  # text that is not a number is blank

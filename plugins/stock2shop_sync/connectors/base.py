@@ -6,13 +6,22 @@ import logging
 from typing import TYPE_CHECKING
 
 from stock2shop_sync.model.canonical import MappingError, to_canonical, total_qty
-from stock2shop_sync.model.pivots import PivotError, join_columns, price_columns, warehouse_columns
+from stock2shop_sync.model.pivots import (
+    KEY,
+    PivotError,
+    join_tables,
+    price_number_columns,
+    price_table,
+    warehouse_number_columns,
+    warehouse_table,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
     import pandas as pd
+    import polars as pl
 
     from stock2shop_sync.config import Mapping, SourceConfig
     from stock2shop_sync.model.orders import Order
@@ -47,6 +56,12 @@ class SourceConnector:
     def read_query(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
         raise NotImplementedError
 
+    def read_table(self, query: str, *, numbers: list[str]) -> pd.DataFrame | pl.DataFrame:
+        """The rows of a price-list or warehouse query, which are only pivoted: as :meth:`read_query` gives them,
+        or a Polars frame where the connector reads one without pandas on the way (``numbers``: the columns the
+        pivot reads as numbers, which may then come as floating point instead of text)."""
+        return self.read_query(query)
+
     def empty_frame(self, entity: str) -> pd.DataFrame:
         """No rows, but every column the mapping reads (once each: two fields may read one column), so an
         incremental window with no changes maps to an empty canonical frame instead of a mapping error."""
@@ -65,11 +80,13 @@ class SourceConnector:
             raise MappingError(f"source {self.config.source_id!r}: mapping {self.mapping.name!r} has no {entity} query")
         settings = self.mapping.settings
         prices, stock = section.price_lists, section.warehouses
-        parts: list[Callable[[], pd.DataFrame]] = []
+        parts: list[Callable[[], pl.DataFrame]] = []
         if prices is not None:
-            parts.append(lambda: price_columns(self.read_query(prices.query), prices, settings))
+            numbers = price_number_columns(prices)
+            parts.append(lambda: price_table(self.read_table(prices.query, numbers=numbers), prices, settings))
         if stock is not None:
-            parts.append(lambda: warehouse_columns(self.read_query(stock.query), stock, settings))
+            amounts = warehouse_number_columns(stock)
+            parts.append(lambda: warehouse_table(self.read_table(stock.query, numbers=amounts), stock, settings))
         try:
             if self.concurrent_reads and limit is None and parts:
                 from concurrent.futures import ThreadPoolExecutor
@@ -84,9 +101,8 @@ class SourceConnector:
                 wide = [part() for part in parts]
         except PivotError as exc:
             raise MappingError(f"source {self.config.source_id!r}, {entity}: {exc}") from None
-        for columns in wide:
-            raw = join_columns(raw, section.key or "", columns)
-            self.pivoted += list(columns.columns)
+        raw = join_tables(raw, section.key or "", wide)
+        self.pivoted += [name for columns in wide for name in columns.columns if name != KEY]
         return raw
 
     def extract(

@@ -36,12 +36,37 @@ def run_folder(source_id: str, run_id: str) -> ObjectStoragePath:
 
 
 def write_frame(df: pd.DataFrame, path: ObjectStoragePath) -> str:
-    """Stage a frame as Parquet. Without dictionary encoding: staged columns are mostly unique codes and text, for
-    which building dictionaries cost a fifth of the write and more of the read (measured on the bench's 1M rows:
-    0.97 s -> 0.78 s to write, 0.49 s -> 0.36 s to read, 50 MB -> 59 MB)."""
+    """Stage a frame as Parquet. A frame of text, numbers and flags (every canonical and validated frame) goes
+    through Polars' writer, which encodes columns in parallel (the bench's 1M extracted rows: 0.49-0.53 s instead
+    of 0.57-0.62 s, the validated ones 0.33-0.36 s instead of 0.43 s), with pandas' own description of its columns,
+    so :func:`read_frame` gives back the same dtypes. Any other frame through ``pyarrow``, without dictionary
+    encoding: staged columns are mostly unique codes and text, for which building dictionaries cost a fifth of
+    the write and more of the read (0.97 s -> 0.78 s to write, 0.49 s -> 0.36 s to read, 50 MB -> 59 MB)."""
+    if _polars_writable(df):
+        import polars as pl
+        import pyarrow as pa
+
+        described = pa.Schema.from_pandas(df.head(0), preserve_index=False).metadata[b"pandas"]
+        return _write_polars(pl.from_pandas(df, include_index=False), path, described.decode())
     with path.open("wb") as handle:
         df.to_parquet(handle, index=False, use_dictionary=False)
     return str(path)
+
+
+def _polars_writable(df: pd.DataFrame) -> bool:
+    """Whether Polars takes the frame column for column: unique text column names, each column text, a number or
+    a flag (numpy's or pandas' nullable dtypes); not Python objects, dates or categories."""
+    import pandas as pd
+
+    if not df.columns.is_unique or not all(isinstance(c, str) for c in df.columns):
+        return False
+    types = pd.api.types
+    return all(
+        isinstance(dtype, pd.StringDtype)
+        or types.is_bool_dtype(dtype)
+        or (types.is_numeric_dtype(dtype) and not types.is_complex_dtype(dtype) and str(dtype) != "float16")
+        for dtype in df.dtypes
+    )
 
 
 def write_polars(frame: pl.DataFrame, path: ObjectStoragePath) -> str:
@@ -51,8 +76,12 @@ def write_polars(frame: pl.DataFrame, path: ObjectStoragePath) -> str:
     ``pyarrow`` took 0.64 s with the conversion to Arrow, and the file reads back faster. LZ4 rather than Polars'
     default zstd: a staged file is read once, by the next task; lz4 wrote those rows in 0.32 s instead of 0.41 s and
     reads as fast, for 52 MB instead of 24 MB."""
+    return _write_polars(frame, path, _pandas_metadata(frame).decode())
+
+
+def _write_polars(frame: pl.DataFrame, path: ObjectStoragePath, described: str) -> str:
     local = _local_path(path)
-    metadata = {"pandas": _pandas_metadata(frame).decode()}
+    metadata = {"pandas": described}
     if local is not None:
         frame.write_parquet(local, metadata=metadata, compression="lz4")
     else:

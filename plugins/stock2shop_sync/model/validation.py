@@ -146,8 +146,9 @@ def _parse_active(df: pd.DataFrame, column: str, issues: _Issues) -> pd.Series:
         {word: names.index(name) for word, name in _ACTIVE_WORDS.items()}, default=0, return_dtype=pl.Int8
     )
     state = pd.Series(np.array(names, dtype=object)[codes.to_numpy()], index=raw.index, dtype=object)
-    issues.add(_blank(raw), column, f"{column} is blank; expected Ignore, Active or Delete")
-    issues.add(~_blank(raw) & state.isna(), column, f"{column} must be Ignore, Active or Delete")
+    blank = _blank(raw)
+    issues.add(blank, column, f"{column} is blank; expected Ignore, Active or Delete")
+    issues.add(~blank & state.isna(), column, f"{column} must be Ignore, Active or Delete")
     return state
 
 
@@ -178,7 +179,9 @@ def _parse_numbers(df: pd.DataFrame, columns: list[str]) -> dict[str, tuple[pd.S
 
     present = [c for c in columns if c in df.columns]
     out: dict[str, tuple[pd.Series, pd.Series]] = {
-        c: (pd.Series(float("nan"), index=df.index), pd.Series(False, index=df.index)) for c in columns
+        c: (pd.Series(float("nan"), index=df.index), pd.Series(False, index=df.index))
+        for c in columns
+        if c not in present
     }
     if not present:
         return out

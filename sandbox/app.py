@@ -482,7 +482,8 @@ def _customer_row(item: dict[str, Any], now: float) -> tuple[Any, ...]:
 # item back as its raw JSON text, stored as it came; orjson.loads would build every object of the batch instead.
 # A field of the wrong JSON type fails the decode, and the batch then gets the full checks. The structs are not
 # tracked by Python's garbage collector (``gc=False``: decoded JSON holds no cycles): a million items made four
-# million tracked objects, and the collections they set off cost a quarter of the server's time on a batch.
+# million tracked objects, and the collections they set off took a quarter of the time spent on the items (2.9 s
+# per million, 2.2 s with the collector off; 1.9 s now, with the options only counted).
 
 
 class _Source(msgspec.Struct, gc=False):

@@ -13,7 +13,8 @@ export PYTHONPATH="$ROOT/plugins:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # numpy asks the kernel for transparent huge pages for every array over 4 MiB. A task is a short-lived process
 # that touches its arrays a few times: on a VM whose host backs guest memory as it is first touched (the CI and
 # bench machines here), a fresh huge page cost about 2.4 s per GiB against 0.36 s for 4 KiB pages
-# (np.ones(1 << 27) in a new process), and make bench's validate stage ran 0.45 s faster with this off.
+# (np.ones(1 << 27) in a new process). With this off, make bench's validate stage took 2.71-2.84 s against
+# 2.78-3.18 s, and its rule checks 1.74-1.85 s against 1.99-2.01 s (alternating runs).
 export NUMPY_MADVISE_HUGEPAGE="${NUMPY_MADVISE_HUGEPAGE:-0}"
 export S2S_STAGING_URL="${S2S_STAGING_URL:-file://$DEMO_DIR/staging}"
 export SANDBOX_PORT="${SANDBOX_PORT:-8765}"

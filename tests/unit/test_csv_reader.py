@@ -55,7 +55,7 @@ def test_plain_file_reads_as_the_record_reader_reads_it(
     [
         b'sku,title\nA-1,"two\nlines"\nA-2,x\n',  # a quoted field over two lines: line numbers differ from rows
         b"sku,title\nA-1,x,extra\nA-2,y\n",  # a record with too many fields: reported on its line
-        b"sku,title\nA-1,x\n\nA-2,y\n",  # a blank line inside
+        b"sku,title\nA-1,x\n   \nA-2,y\n",  # a line of spaces: one field, where the header has two
         b"sku,sku\nA-1,x\n",  # a duplicated header: refused by the record reader
         b"sku,title\rA-1,x\rA-2,y\r",  # old Mac line ends
     ],
@@ -70,3 +70,24 @@ def test_a_record_over_two_lines_keeps_its_starting_line_and_the_next_its_own() 
     frame = parse_csv(b'sku,title\nA-1,"two\nlines"\nA-2,x\n')
     assert frame["_row"].tolist() == [2, 4]
     assert frame["title"].tolist() == ["two\nlines", "x"]
+
+
+@pytest.mark.parametrize(
+    ("data", "header", "rows"),
+    [
+        (b"sku,title\nA-1,x\n\nA-2,y\n", None, [2, 4]),  # a blank line inside
+        (b"sku,title\r\nA-1,x\r\n\r\nA-2,y\r\n\r\n\r\n", None, [2, 4]),  # inside and at the end, CRLF
+        # one column (its header from the config): a blank line and a line of spaces, no final line end
+        (b"A-1\n\n  \nA-2", ["sku"], [1, 4]),
+    ],
+)
+def test_blank_lines_are_skipped_natively_as_the_record_reader_skips_them(
+    monkeypatch: pytest.MonkeyPatch, data: bytes, header: list[str] | None, rows: list[int]
+) -> None:
+    text = data.decode()
+    names = header or next(csv.reader(io.StringIO(text, newline="")))
+    native = files._parse_plain_csv(text, ",", names, header_lines=0 if header else 1)
+    assert native is not None, "a file with blank lines is still read natively"
+    slow = _record_by_record(monkeypatch, data, header=header, delimiter=",")
+    assert _as_records(native) == _as_records(slow)
+    assert native["_row"].tolist() == rows

@@ -117,9 +117,12 @@ def parse_csv(
 
 def _parse_plain_csv(text: str, delimiter: str, header: list[str], *, header_lines: int) -> pd.DataFrame | None:
     """The frame :func:`parse_csv` gives, read by Arrow's CSV reader in native code, for the usual file: every
-    record on one line of its own, as many fields as the header, no blank line inside. Anything else (or a
-    file Arrow reads differently) returns None, and the file is read record by record with its problems
-    reported per line. ``header_lines`` is how many lines the header took (0 when the config gives it)."""
+    record on one line of its own, as many fields as the header (an empty line is a record of empty fields,
+    skipped as the record reader skips blank lines). Anything else (or a file Arrow reads differently) returns
+    None, and the file is read record by record with its problems reported per line. ``header_lines`` is how
+    many lines the header took (0 when the config gives it). The text is only searched and sliced here, not
+    split into a Python string per line."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
@@ -127,12 +130,17 @@ def _parse_plain_csv(text: str, delimiter: str, header: list[str], *, header_lin
     names = [h.strip() for h in header]
     if len(set(names)) != len(names) or text.count("\r") != text.count("\r\n"):
         return None  # a duplicated header is reported by the record reader; bare CR line ends are rare
-    lines = text.split("\n")
-    if lines and lines[-1] in ("", "\r"):
-        lines.pop()  # the file's final line end
-    data = lines[header_lines:]
-    if not data or min(map(len, map(str.strip, data))) == 0:
+    start = 0
+    for _ in range(header_lines):
+        start = text.find("\n", start) + 1
+        if not start:
+            return None  # the header is all there is
+    body = text[start:]
+    if body.endswith("\n"):
+        body = body[:-1]  # the file's final line end
+    if not body:
         return None
+    count = body.count("\n") + 1
     problems: list[str] = []
 
     def invalid(row: Any) -> str:
@@ -141,7 +149,7 @@ def _parse_plain_csv(text: str, delimiter: str, header: list[str], *, header_lin
 
     try:
         table = pa_csv.read_csv(
-            pa.py_buffer("\n".join(data).encode("utf-8")),
+            pa.py_buffer(body.encode("utf-8")),
             read_options=pa_csv.ReadOptions(column_names=[f"c{i}" for i in range(len(names))]),
             parse_options=pa_csv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=False, ignore_empty_lines=False, invalid_row_handler=invalid
@@ -154,12 +162,12 @@ def _parse_plain_csv(text: str, delimiter: str, header: list[str], *, header_lin
         )
     except (pa.ArrowInvalid, UnicodeError):
         return None
-    if problems or table.num_rows != len(data):
+    if problems or table.num_rows != count:
         return None  # a field spans lines, or a record has another number of fields
-    numbers = pa.array(range(header_lines + 1, header_lines + 1 + len(data)), type=pa.int64())
+    numbers = pa.array(np.arange(header_lines + 1, header_lines + 1 + count, dtype=np.int64))
     blank = None  # records whose every field is blank are skipped, as blank lines are
     for column in table.columns:
-        empty = pc.equal(pc.utf8_trim_whitespace(column), "")
+        empty = pc.or_(pc.equal(pc.binary_length(column), 0), pc.utf8_is_space(column))  # no trimmed copy made
         blank = empty if blank is None else pc.and_(blank, empty)
     if blank is not None and pc.any(blank).as_py():
         keep = pc.invert(blank)

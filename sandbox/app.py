@@ -32,6 +32,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -106,8 +107,10 @@ class SandboxSettings:
     faults: FaultSettings = field(default_factory=FaultSettings)
 
 
-#: ``(sql, rows, text_column)``: what :meth:`_Store.write` takes
-Statement = tuple[str, list[tuple[Any, ...]], int | None]
+#: ``(sql, rows, text_column)``: what :meth:`_Store.write` takes. ``text_column`` is None, the column of each row
+#: that holds UTF-8 text as bytes, or ``(column, key)``: that column of each row (None there) is to be the text of
+#: the row's item in the JSON body given to :meth:`_Store.write`, whose ``key`` lists the items in row order
+Statement = tuple[str, list[tuple[Any, ...]], int | tuple[int, str] | None]
 
 
 class _Outbox:
@@ -277,10 +280,13 @@ class _Store:
             outbox.close()  # its thread stops at the broken pipe
 
     # -- the store's calls ---------------------------------------------------------------------------------
-    def write(self, statements: list[Statement]) -> None:
+    def write(self, statements: list[Statement], body: bytes | None = None) -> None:
         """Have each ``(sql, rows, text_column)`` run for each of its rows, all or none of them, after what was
-        written before. In the ``text_column`` of each row (if not None) is UTF-8 text as bytes, stored as text:
-        it goes to the writer as it is, not inside the frame's JSON (which would have to escape it)."""
+        written before. In the ``text_column`` of each row (if an int) is UTF-8 text as bytes, stored as text:
+        it goes to the writer as it is, not inside the frame's JSON (which would have to escape it). A
+        ``(column, key)`` text column is filled by the writer from ``body``, the request's JSON as it came: the
+        writer splits out each item's text, so the server's event loop does not (a queue request's body is
+        read once there, for the checks, and handed over whole)."""
         texts: list[bytes] = []
 
         def text(value: Any) -> int:
@@ -290,7 +296,7 @@ class _Store:
             return len(value)
 
         head = orjson.dumps(statements, default=text)
-        frame = b"".join([b"w", _FRAME.pack(len(head)), head, *texts])
+        frame = b"".join([b"w", _FRAME.pack(len(head)), head, *texts, body or b""])
         with self.lock:
             self._send(frame)
             self._pending = True
@@ -539,26 +545,33 @@ _PRODUCT_DECODERS = _decoders("system_products", _ProductItem)
 _CUSTOMER_DECODERS = _decoders("system_customers", _CustomerItem)
 
 
-def _usual_items(raw: bytes, key: str, decoders: tuple[Any, Any]) -> tuple[list[Any], list[Any]] | None:
-    """A batch body's items, as raw texts and as checked fields, when it is well-formed UTF-8 JSON of the
-    usual shape with 1 to 500 items; None for any other body (which then gets the full look)."""
+def _usual_items(
+    raw: bytes, key: str, decoders: tuple[Any, Any], *, texts: bool = True
+) -> tuple[list[Any] | None, list[Any]] | None:
+    """A batch body's items, as raw texts (unless ``texts`` is False: None then) and as checked fields, when it
+    is well-formed UTF-8 JSON of the usual shape with 1 to 500 items; None for any other body (which then gets the
+    full look). The fields' decoder checks the syntax of all of the body, also where it skips."""
     if not raw.isascii():
         try:  # msgspec checks the syntax of what it skips, but not its UTF-8
             raw.decode()
         except UnicodeDecodeError:
             return None
     try:
-        texts, fields = (getattr(d.decode(raw), key) for d in decoders)
+        fields = getattr(decoders[1].decode(raw), key)
+        items = getattr(decoders[0].decode(raw), key) if texts else None
     except (msgspec.DecodeError, RecursionError):
         return None
     if not 0 < len(fields) <= 500:
         return None
-    return texts, fields
+    return items, fields
 
 
-def _usual_product_rows(raw: bytes, source_ids: dict[str, int], now: float) -> list[tuple[Any, ...]] | None:
+def _usual_product_rows(
+    raw: bytes, source_ids: dict[str, int], now: float, *, texts: bool = True
+) -> list[tuple[Any, ...]] | None:
     """The rows of a products batch whose items are all usual, in one pass; None when the body or one item is
-    not usual.
+    not usual. With ``texts=False`` the payload column is None, for the writer to fill from the body (see
+    :meth:`_Store.write`): the body is then decoded once here, not twice.
 
     Usual: the objects are objects, ``source_id`` is the text of one of ``source_ids`` (``{"101": 101}``), the
     codes, SKU and ``product_active`` are non-blank text, the other required fields are there, the numbers are
@@ -566,12 +579,13 @@ def _usual_product_rows(raw: bytes, source_ids: dict[str, int], now: float) -> l
     :func:`_product_row` makes this very row of it (its payload as the item's text, as sent); for any other
     batch the caller asks those two.
     """
-    usual = _usual_items(raw, "system_products", _PRODUCT_DECODERS)
+    usual = _usual_items(raw, "system_products", _PRODUCT_DECODERS, texts=texts)
     if usual is None:
         return None
     rows = []
     append = rows.append
-    for text, item in zip(*usual, strict=True):
+    items, fields = usual
+    for text, item in zip(items or repeat(None), fields, strict=texts):
         source, product = item.source, item.product
         variant, sid, active, options = product.variants, source.source_id, source.product_active, product.options
         if not (
@@ -593,7 +607,7 @@ def _usual_product_rows(raw: bytes, source_ids: dict[str, int], now: float) -> l
                 source.source_product_code,
                 variant.sku,
                 _ACTIVE.get(active) or _active_text(active),
-                bytes(text),
+                None if text is None else bytes(text),
                 now,
                 now,
             )
@@ -601,14 +615,17 @@ def _usual_product_rows(raw: bytes, source_ids: dict[str, int], now: float) -> l
     return rows
 
 
-def _usual_customer_rows(raw: bytes, source_ids: dict[str, int], now: float) -> list[tuple[Any, ...]] | None:
+def _usual_customer_rows(
+    raw: bytes, source_ids: dict[str, int], now: float, *, texts: bool = True
+) -> list[tuple[Any, ...]] | None:
     """As :func:`_usual_product_rows`, for customers (:func:`_check_customer`, :func:`_customer_row`)."""
-    usual = _usual_items(raw, "system_customers", _CUSTOMER_DECODERS)
+    usual = _usual_items(raw, "system_customers", _CUSTOMER_DECODERS, texts=texts)
     if usual is None:
         return None
     rows = []
     append = rows.append
-    for text, item in zip(*usual, strict=True):
+    items, fields = usual
+    for text, item in zip(items or repeat(None), fields, strict=texts):
         source = item.source
         sid, code, active = source.source_id, source.source_customer_code, source.customer_active
         if not (sid in source_ids and code and active):
@@ -618,7 +635,7 @@ def _usual_customer_rows(raw: bytes, source_ids: dict[str, int], now: float) -> 
             email = item.customer.email
             if type(email) is not str or not email.strip():
                 return None
-        append((source_ids[sid], code, active_text, bytes(text), now, now))
+        append((source_ids[sid], code, active_text, None if text is None else bytes(text), now, now))
     return rows
 
 
@@ -629,7 +646,7 @@ class _Entity:
     key: str
     check: Any  # (index, item, sources) -> problems
     row: Any  # (item, now) -> row
-    usual_rows: Any  # (body, source ids, now) -> rows | None
+    usual_rows: Any  # (body, source ids, now, texts=) -> rows | None
     upsert: str
     payload_column: int  # where a row has its payload
 
@@ -656,10 +673,12 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
         items: int = 0,
         batch: str | None = None,
         changes: list[Statement] | None = None,
+        request_body: bytes | None = None,
     ) -> None:
-        """Record the request, in the same transaction as the ``changes`` it made (if any)."""
+        """Record the request, in the same transaction as the ``changes`` it made (if any; ``request_body`` is
+        the request's JSON when they take their texts from it, see :meth:`_Store.write`)."""
         row = (time.time(), request.method, request.url.path, status, items, request.headers.get("content-encoding"))
-        store.write([*(changes or ()), (REQUEST_INSERT, [(*row, batch)], None)])
+        store.write([*(changes or ()), (REQUEST_INSERT, [(*row, batch)], None)], request_body)
 
     def answer(
         request: Request,
@@ -669,8 +688,9 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
         headers: dict[str, str] | None = None,
         batch: str | None = None,
         changes: list[Statement] | None = None,
+        request_body: bytes | None = None,
     ) -> JSONResponse:
-        log_request(request, status, items, batch, changes)
+        log_request(request, status, items, batch, changes, request_body)
         advertise = settings.rate_limit > 0 and settings.advertise_rate_limit
         limit = {"x-S2S-RateLimit": f"{settings.rate_limit:g}"} if advertise else {}
         return JSONResponse(body, status_code=status, headers={**limit, **(headers or {})})
@@ -755,7 +775,10 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
             except (OSError, EOFError):
                 return answer(request, 400, {"errors": "body is not valid gzip"})
         now = time.time()
-        rows = entity.usual_rows(raw, usual_source_ids(), now)
+        # A usual batch's payloads are the items' texts, which the writer splits out of the body it is handed
+        rows = entity.usual_rows(raw, usual_source_ids(), now, texts=False)
+        text_column: int | tuple[int, str] = (entity.payload_column, entity.key)
+        kept: bytes | None = raw
         if rows is None:  # not a usual batch: the full look, which says what is wrong with it
             try:
                 body = orjson.loads(raw)
@@ -773,6 +796,7 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
             rows = [entity.row(item, now) for item in items]  # may raise (HTTP 500), as storing such items did
             if any(r[0] not in _SQLITE_INTEGER for r in rows):  # SQLite would refuse the row: HTTP 500, as it did
                 raise OverflowError("Python int too large to convert to SQLite INTEGER")
+            text_column, kept = entity.payload_column, None  # each row carries its payload
             del body, items
         batch = _batch_key([r[1] for r in rows])
         # The rows and the request's record go to the writer together, and are stored together
@@ -782,7 +806,8 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
             {"queued": len(rows)},
             items=len(rows),
             batch=batch,
-            changes=[(entity.upsert, rows, entity.payload_column)],
+            changes=[(entity.upsert, rows, text_column)],
+            request_body=kept,
         )
 
     def usual_source_ids() -> dict[str, int]:

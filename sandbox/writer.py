@@ -3,11 +3,13 @@
 Started by :class:`sandbox.app._Store` as ``python sandbox/writer.py DB`` (a plain script: it imports nothing of the
 sandbox). It reads frames from stdin, each an 8-byte little-endian length and a body:
 
-* ``w``, the length of a JSON text, the JSON ``[[sql, [params, ...], text_column], ...]``, then texts: run each
-  statement for each of its parameter lists, the frame's statements together (all or none of them: a frame that
-  fails leaves nothing behind and is reported at the next sync). Where ``text_column`` is not null, that
-  parameter of each list is the length of the next text after the JSON (UTF-8), which is stored in its place.
-  Frames that arrive back to back are stored in one transaction.
+* ``w``, the length of a JSON text, the JSON ``[[sql, [params, ...], text_column], ...]``, then texts, then
+  (optionally) a request's JSON body: run each statement for each of its parameter lists, the frame's statements
+  together (all or none of them: a frame that fails leaves nothing behind and is reported at the next sync).
+  Where ``text_column`` is a number, that parameter of each list is the length of the next text after the JSON
+  (UTF-8), which is stored in its place. Where it is ``[column, key]``, the body after the texts is JSON whose
+  ``key`` lists one item per parameter list, in order, and each item's text, as it is in the body, is stored in
+  that column. Frames that arrive back to back are stored in one transaction.
 * ``s``: commit, then answer one frame on stdout: empty when every write since the last sync was stored, else the
   error(s).
 
@@ -23,6 +25,7 @@ import sqlite3
 import struct
 import sys
 
+import msgspec
 import orjson
 
 HEADER = struct.Struct("<Q")
@@ -83,19 +86,39 @@ class Frames:
         return body
 
 
+_ITEMS: dict[str, msgspec.json.Decoder[object]] = {}
+
+
+def _items(body: memoryview, key: str) -> list[msgspec.Raw]:
+    """The texts of the items a JSON body lists under ``key``, as they are in the body."""
+    decoder = _ITEMS.get(key)
+    if decoder is None:
+        decoder = _ITEMS[key] = msgspec.json.Decoder(msgspec.defstruct(f"Items_{key}", [(key, list[msgspec.Raw])]))
+    return getattr(decoder.decode(body), key)
+
+
 def statements(body: memoryview) -> list[tuple[str, list[list[object]]]]:
     """The statements of a ``w`` frame, their texts in place."""
     size = HEADER.unpack_from(body, 1)[0]
     start = 1 + HEADER.size
     offset = start + size
     out = []
+    from_body = []
     for sql, params, column in orjson.loads(body[start:offset]):
-        if column is not None:
+        if isinstance(column, list):
+            from_body.append((params, *column))
+        elif column is not None:
             for row in params:
                 end = offset + row[column]
                 row[column] = str(body[offset:end], "utf-8")
                 offset = end
         out.append((sql, params))
+    for params, column, key in from_body:
+        items = _items(body[offset:], key)
+        if len(items) != len(params):
+            raise ValueError(f"the body lists {len(items)} {key}, for {len(params)} rows")
+        for row, text in zip(params, items, strict=True):
+            row[column] = str(text, "utf-8")
     return out
 
 

@@ -226,6 +226,28 @@ def test_usual_items_take_the_quick_path() -> None:
     assert _quick(_usual_product_rows, products) == _full(products, _check_product, _product_row)
     people = [customer(f"C{n}") for n in range(5)]
     assert _quick(_usual_customer_rows, people) == _full(people, _check_customer, _customer_row)
+    # As the queue endpoints ask for them: the same rows without the payloads, which the writer takes from the body
+    body = orjson.dumps({"system_products": products})
+    rows = _usual_product_rows(body, IDS, 1.0)
+    assert rows is not None
+    assert _usual_product_rows(body, IDS, 1.0, texts=False) == [(*r[:5], None, *r[6:]) for r in rows]
+
+
+def test_the_writer_takes_payloads_from_the_body_as_its_items_were_written(tmp_path: Path) -> None:
+    store = _Store(str(tmp_path / "store.sqlite"))
+    try:
+        body = '{"system_products": [ {"a": 1} ,\n{"b":"Crème"}]}'.encode()
+        rows = [(101, code, "P", code, "true", None, 1.0, 1.0) for code in ("V1", "V2")]
+        store.write([(PRODUCT_UPSERT, rows, (5, "system_products"))], body)
+        stored = store.query("SELECT source_variant_code, payload FROM products ORDER BY source_variant_code")
+        assert [tuple(r) for r in stored] == [("V1", '{"a": 1}'), ("V2", '{"b":"Crème"}')]
+        # A body that lists another number of items than there are rows: the frame stores nothing, and says so
+        store.write([(PRODUCT_UPSERT, [(101, "V3", "P", "V3", "true", None, 1.0, 1.0)], (5, "system_products"))], body)
+        with pytest.raises(RuntimeError, match="the body lists 2 system_products, for 1 rows"):
+            store.query("SELECT COUNT(*) FROM products")
+        assert store.query("SELECT COUNT(*) FROM products")[0][0] == 2
+    finally:
+        store.close()
 
 
 def _post(sandbox: str, token: str, body: bytes, kind: str = "products") -> requests.Response:

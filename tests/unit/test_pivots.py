@@ -9,6 +9,7 @@ import pytest
 from stock2shop_sync.config import PriceListQuery, SiteSettings, WarehouseQuery
 from stock2shop_sync.model.pivots import (
     PivotError,
+    as_text,
     join_columns,
     join_tables,
     price_columns,
@@ -146,6 +147,10 @@ def test_rows_read_into_polars_pivot_and_join_as_pandas_rows_do(formula: str) ->
     together = join_tables(raw, "StockLink", [price_table(prices, spec, settings)])
     together = join_tables(together, "stock", [warehouse_table(stock, WH, settings)])
     pd.testing.assert_frame_equal(together, one_by_one)
+    # with the values made text ahead, in the thread that pivoted them, as the SQL connector does
+    ahead = join_tables(raw, "StockLink", [as_text(price_table(prices, spec, settings))])
+    ahead = join_tables(ahead, "stock", [as_text(warehouse_table(stock, WH, settings))])
+    pd.testing.assert_frame_equal(ahead, one_by_one)
     both = join_tables(
         raw.assign(StockLink=["B", "A", "Z"]),
         "StockLink",

@@ -9,6 +9,7 @@ from stock2shop_sync.model.canonical import MappingError, to_canonical, total_qt
 from stock2shop_sync.model.pivots import (
     KEY,
     PivotError,
+    as_text,
     join_tables,
     price_number_columns,
     price_table,
@@ -83,10 +84,12 @@ class SourceConnector:
         parts: list[Callable[[], pl.DataFrame]] = []
         if prices is not None:
             numbers = price_number_columns(prices)
-            parts.append(lambda: price_table(self.read_table(prices.query, numbers=numbers), prices, settings))
+            parts.append(lambda: as_text(price_table(self.read_table(prices.query, numbers=numbers), prices, settings)))
         if stock is not None:
             amounts = warehouse_number_columns(stock)
-            parts.append(lambda: warehouse_table(self.read_table(stock.query, numbers=amounts), stock, settings))
+            parts.append(
+                lambda: as_text(warehouse_table(self.read_table(stock.query, numbers=amounts), stock, settings))
+            )
         try:
             if self.concurrent_reads and limit is None and parts:
                 from concurrent.futures import ThreadPoolExecutor

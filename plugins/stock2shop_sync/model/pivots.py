@@ -247,9 +247,23 @@ def join_columns(raw: pd.DataFrame, key: str, wide: pd.DataFrame) -> pd.DataFram
     return join_tables(raw, key, [pl.from_pandas(wide.rename_axis(KEY).reset_index())])
 
 
+def as_text(wide: pl.DataFrame) -> pl.DataFrame:
+    """A pivoted frame with its values as the text :func:`join_tables` makes of them (``50.0``), made ahead: in
+    the thread that read and pivoted them, while the main rows are still being read, not after."""
+
+    return wide.with_columns(_value_text(wide.get_column(name)) for name in wide.columns if name != KEY)
+
+
+def _value_text(values: pl.Series) -> pl.Series:
+    import polars as pl
+
+    return values if values.dtype == pl.String else values.cast(pl.Float64).fill_nan(None).cast(pl.String)
+
+
 def join_tables(raw: pd.DataFrame, key: str, wides: list[pl.DataFrame]) -> pd.DataFrame:
-    """:func:`join_columns` for several pivoted Polars frames (:func:`price_table`, :func:`warehouse_table`) at
-    once: the main rows' keys are folded once, and the new columns are added to the pandas frame together."""
+    """:func:`join_columns` for several pivoted Polars frames (:func:`price_table`, :func:`warehouse_table`, or
+    those as :func:`as_text` made them) at once: the main rows' keys are folded once, and the new columns are
+    added to the pandas frame together."""
     import polars as pl
     import pyarrow as pa
 
@@ -261,14 +275,7 @@ def join_tables(raw: pd.DataFrame, key: str, wides: list[pl.DataFrame]) -> pd.Da
     names = [name for wide in wides for name in wide.columns if name != KEY]
     text = {
         name: pd.Series(
-            pd.arrays.ArrowStringArray(
-                joined.get_column(name)
-                .cast(pl.Float64)
-                .fill_nan(None)
-                .cast(pl.String)
-                .to_arrow()
-                .cast(pa.large_string())
-            ),
+            pd.arrays.ArrowStringArray(_value_text(joined.get_column(name)).to_arrow().cast(pa.large_string())),
             index=raw.index,
         )
         for name in names

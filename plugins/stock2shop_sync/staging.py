@@ -80,13 +80,15 @@ def write_polars(frame: pl.DataFrame, path: ObjectStoragePath) -> str:
 
 
 def _write_polars(frame: pl.DataFrame, path: ObjectStoragePath, described: str) -> str:
+    # No column statistics: a staged file is read whole (or by column) by the next task, never filtered by row
+    # group, and writing them cost 0.04-0.08 s of the 0.32-0.37 s a million merged rows took.
     local = _local_path(path)
     metadata = {"pandas": described}
     if local is not None:
-        frame.write_parquet(local, metadata=metadata, compression="lz4")
+        frame.write_parquet(local, metadata=metadata, compression="lz4", statistics=False)
     else:
         with path.open("wb") as handle:
-            frame.write_parquet(handle, metadata=metadata, compression="lz4")
+            frame.write_parquet(handle, metadata=metadata, compression="lz4", statistics=False)
     return str(path)
 
 

@@ -249,7 +249,7 @@ def upload(
     assert config.stock2shop is not None
     fingerprints = fingerprints or FingerprintStore()
     s2s_id = config.stock2shop.source_id
-    current = payload_lines(entity, staging.read_polars(validated["path"]), s2s_id)
+    current = payload_lines(entity, staging.read_polars(validated["path"]), s2s_id, canonical=True)
     present = None
     if validated.get("complete") and validated.get("input_path"):
         from stock2shop_sync.model.payloads import KEYS

@@ -352,3 +352,31 @@ def test_lines_from_the_staged_parquet_read_by_polars_are_the_pandas_frames_line
     from_polars = payload_lines(entity, staging.read_polars(path), S2S_SOURCE_ID)
     assert from_polars.equals(from_pandas)
     assert from_polars.height == len(valid)
+
+
+@pytest.mark.parametrize("entity", ["products", "customers"])
+def test_a_staged_canonical_frame_renders_the_same_lines_without_looking_for_blanks(entity: str, tmp_path: Any) -> None:
+    """The upload renders the validated file as canonical: ``to_canonical`` made every blank value null (also
+    in a field it does not trim), so looking for blanks again changes no line."""
+    from airflow.sdk import ObjectStoragePath
+
+    from stock2shop_sync import staging
+    from stock2shop_sync.config import EntityMapping
+    from stock2shop_sync.model.canonical import to_canonical
+    from stock2shop_sync.model.payloads import payload_lines
+
+    if entity == "products":
+        rows = [
+            tee("TEE-M", "M", tags=" ", vendor=" ", meta_colour="\t", option2_name=" ", sync_token=""),
+            simple("SAW", barcode="  ", body_html=" \n", collection="", image1=" ", image2="b.jpg"),
+        ]
+    else:
+        rows = [customer("C1", meta_note=" "), customer("C2", meta_rep="\t", accepts_marketing="")]
+    raw = pd.DataFrame(rows).astype("string")
+    frame = to_canonical(raw, EntityMapping(auto_fields=True), source_id="s", entity=entity)
+    result = (validate_products if entity == "products" else validate_customers)(frame, "s")
+    assert result.counts["invalid"] == 0, result.issues.to_dict("records")
+    path = staging.write_frame(result.valid, ObjectStoragePath(f"file://{tmp_path}/valid.parquet"))
+    looked = payload_lines(entity, staging.read_polars(path), S2S_SOURCE_ID)
+    assert payload_lines(entity, staging.read_polars(path), S2S_SOURCE_ID, canonical=True).equals(looked)
+    assert '" "' not in "".join(looked.get_column("line"))  # the blanks were sent as missing, not as text

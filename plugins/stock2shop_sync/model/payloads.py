@@ -23,6 +23,8 @@ import orjson
 import polars as pl
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
 PRODUCT_TEXT_FIELDS = ("body_html", "collection", "product_type", "vendor", "tags")
@@ -62,12 +64,14 @@ def _json_bool_text(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.fill_null(False).cast(pl.Boolean)).then(pl.lit('"true"')).otherwise(pl.lit('"false"'))
 
 
-def _text(df: pl.DataFrame, name: str) -> pl.Expr:
-    """The column as text, null when missing, null or blank (values themselves are sent as they are)."""
+def _text(df: pl.DataFrame, name: str, canonical: bool = False) -> pl.Expr:
+    """The column as text, null when missing, null or blank (values themselves are sent as they are). In a
+    ``canonical`` frame a blank value is null already (:func:`stock2shop_sync.model.canonical.to_canonical`), and
+    is not looked for again: for the bench's million products, looking took 0.3 s of the 1.2 s render."""
     if name not in df.columns:
         return pl.lit(None, dtype=pl.String)
     column = pl.col(name).cast(pl.String)
-    return pl.when(column.str.strip_chars() == "").then(None).otherwise(column)
+    return column if canonical else pl.when(column.str.strip_chars() == "").then(None).otherwise(column)
 
 
 # An item is one flat ``concat_str`` of its fragments (literal text as ``str``, values as expressions), not a
@@ -109,17 +113,15 @@ def _object(fields: list[pl.Expr | Fragments]) -> Fragments:
     return [*parts, "}"]
 
 
-def _meta(df: pl.DataFrame) -> pl.Expr | None:
+def _meta(df: pl.DataFrame, text: Callable[[str], pl.Expr]) -> pl.Expr | None:
     """``,"meta":[{"key":..,"value":..}]`` for the meta_ columns that have a value; nothing when none has."""
     metas = _suffix_columns(df.columns, "meta_")
     if not metas:
         return None
     entries = [
-        pl.when(_text(df, c).is_null())
+        pl.when(text(c).is_null())
         .then(None)
-        .otherwise(
-            pl.concat_str([pl.lit('{"key":' + _key(key) + ',"value":'), _json_string(_text(df, c)), pl.lit("}")])
-        )
+        .otherwise(pl.concat_str([pl.lit('{"key":' + _key(key) + ',"value":'), _json_string(text(c)), pl.lit("}")]))
         for c, key in metas
     ]
     listed = pl.concat_str(entries, separator=",", ignore_nulls=True)
@@ -130,7 +132,10 @@ def _meta(df: pl.DataFrame) -> pl.Expr | None:
     )
 
 
-def _product_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
+def _product_items(df: pl.DataFrame, stock2shop_source_id: int, canonical: bool = False) -> pl.Expr:
+    def text(name: str) -> pl.Expr:
+        return _text(df, name, canonical)
+
     columns = df.columns
     tiers = _suffix_columns(columns, "price_")
     warehouses = _suffix_columns(columns, "qty_")
@@ -138,13 +143,11 @@ def _product_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
     images = [c for _, c in numbered]
     sku = pl.col("sku").cast(pl.String)
 
-    product: list[pl.Expr | Fragments] = [
-        _field("title", _json_string(pl.coalesce(_text(df, "title"), sku)), first=True)
-    ]
+    product: list[pl.Expr | Fragments] = [_field("title", _json_string(pl.coalesce(text("title"), sku)), first=True)]
     for name in PRODUCT_TEXT_FIELDS:
         if name not in columns:
             continue
-        value = _text(df, name)
+        value = text(name)
         if name == "tags":  # Stock2Shop sorts the tags CSV for its hash: send them in that order
             tags = (
                 value.str.split(",")
@@ -157,26 +160,24 @@ def _product_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
             value = pl.when(tags == "").then(None).otherwise(tags)
         product.append(_optional(name, value))
     options = [
-        pl.when(_text(df, f"option{p}_value").is_not_null() & _text(df, f"option{p}_name").is_not_null()).then(
-            pl.concat_str(
-                [pl.lit('{"name":'), _json_string(_text(df, f"option{p}_name")), pl.lit(f',"position":{p}}}')]
-            )
+        pl.when(text(f"option{p}_value").is_not_null() & text(f"option{p}_name").is_not_null()).then(
+            pl.concat_str([pl.lit('{"name":'), _json_string(text(f"option{p}_name")), pl.lit(f',"position":{p}}}')])
         )
         for p in (1, 2, 3)
     ]
     product.append(_field("options", _array(options)))
-    if (meta := _meta(df)) is not None:
+    if (meta := _meta(df, text)) is not None:
         product.append(meta)
     if images:
-        present = [_text(df, c).is_not_null().cast(pl.Int64) for c in images]
+        present = [text(c).is_not_null().cast(pl.Int64) for c in images]
         entries = [
-            pl.when(_text(df, c).is_null())
+            pl.when(text(c).is_null())
             .then(None)
             .otherwise(
                 pl.concat_str(
                     [
                         pl.lit('{"src":'),
-                        _json_string(_text(df, c)),
+                        _json_string(text(c)),
                         pl.lit(',"position":'),
                         pl.sum_horizontal(present[: i + 1]).cast(pl.String),  # its place among those present
                         pl.lit("}"),
@@ -198,10 +199,10 @@ def _product_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
         _field("qty", _json_number(pl.col("qty"), pl.Int64)),
         _field("price", _json_number(pl.col("price")) if "price" in columns else pl.lit("null")),
         _field("inventory_management", _json_bool_text(pl.col("inventory_management"))),
-        *(_field(f"option{p}", _json_string(_text(df, f"option{p}_value"))) for p in (1, 2, 3)),
+        *(_field(f"option{p}", _json_string(text(f"option{p}_value"))) for p in (1, 2, 3)),
     ]
     if "barcode" in columns:
-        variant.append(_optional("barcode", _text(df, "barcode")))
+        variant.append(_optional("barcode", text("barcode")))
     if "grams" in columns:
         variant.append(_field("grams", _json_number(pl.col("grams"), pl.Int64)))
     if tiers:
@@ -247,25 +248,28 @@ def _product_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
             _field("source_id", pl.lit(_key(str(stock2shop_source_id))), first=True),
             _field("source_product_code", _json_string(pl.col("source_product_code"))),
             _field("product_active", _json_bool_text(pl.col("product_active"))),
-            _field("sync_token", _json_string(pl.coalesce(_text(df, "sync_token"), pl.lit("0")))),
+            _field("sync_token", _json_string(pl.coalesce(text("sync_token"), pl.lit("0")))),
             _field("fetch_token", pl.lit('"0"')),
         ]
     )
     return _join(_object([_field("source", source, first=True), _field("product", _object(product))]))
 
 
-def _customer_items(df: pl.DataFrame, stock2shop_source_id: int) -> pl.Expr:
+def _customer_items(df: pl.DataFrame, stock2shop_source_id: int, canonical: bool = False) -> pl.Expr:
+    def text(name: str) -> pl.Expr:
+        return _text(df, name, canonical)
+
     accepts = pl.col("accepts_marketing") if "accepts_marketing" in df.columns else pl.lit(False)
     customer: list[pl.Expr | Fragments] = [
-        _field("first_name", _json_string(_text(df, "first_name")), first=True),
-        _field("last_name", _json_string(_text(df, "last_name"))),
-        _field("email", _json_string(_text(df, "email"))),
+        _field("first_name", _json_string(text("first_name")), first=True),
+        _field("last_name", _json_string(text("last_name"))),
+        _field("email", _json_string(text("email"))),
         _field(
             "accepts_marketing",
             pl.when(accepts.fill_null(False).cast(pl.Boolean)).then(pl.lit("true")).otherwise(pl.lit("false")),
         ),
     ]
-    if (meta := _meta(df)) is not None:
+    if (meta := _meta(df, text)) is not None:
         customer.append(meta)
     source = _object(
         [
@@ -282,12 +286,15 @@ def _frame(valid: pd.DataFrame) -> pl.DataFrame:
     return pl.from_pandas(valid.reset_index(drop=True))
 
 
-def payload_lines(entity: str, valid: pd.DataFrame | pl.DataFrame, stock2shop_source_id: int) -> pl.DataFrame:
+def payload_lines(
+    entity: str, valid: pd.DataFrame | pl.DataFrame, stock2shop_source_id: int, *, canonical: bool = False
+) -> pl.DataFrame:
     """One row per queue item: ``key`` (SKU or customer code), ``line`` (the item's JSON) and ``fingerprint``.
 
     ``valid`` is the validated frame, in pandas or as Polars read it from the staged Parquet
     (:func:`stock2shop_sync.staging.read_polars`): the same lines either way. Products also carry
-    ``source_product_code`` and ``source_variant_code``, which a later deletion needs.
+    ``source_product_code`` and ``source_variant_code``, which a later deletion needs. ``canonical``: the frame
+    is one the pipeline staged, whose blank values are null already (the same lines, made faster).
     """
     df = valid if isinstance(valid, pl.DataFrame) else _frame(valid)
     key = KEYS[entity]
@@ -298,7 +305,7 @@ def payload_lines(entity: str, valid: pd.DataFrame | pl.DataFrame, stock2shop_so
     plan = df.lazy().select(
         pl.col(key).cast(pl.String).alias("key"),
         *(pl.col(c).cast(pl.String) for c in extra),
-        build(df, stock2shop_source_id).alias("line"),
+        build(df, stock2shop_source_id, canonical).alias("line"),
     )
     # The streaming engine renders the rows in chunks on every core; in one eager select, the single large
     # expression ran on one (about 3x slower for a million products on two cores). Same text, same order.

@@ -585,7 +585,7 @@ def _usual_product_rows(
     rows = []
     append = rows.append
     items, fields = usual
-    for text, item in zip(items or repeat(None), fields, strict=texts):
+    for text, item in zip(repeat(None) if items is None else items, fields, strict=texts):
         source, product = item.source, item.product
         variant, sid, active, options = product.variants, source.source_id, source.product_active, product.options
         if not (
@@ -625,7 +625,7 @@ def _usual_customer_rows(
     rows = []
     append = rows.append
     items, fields = usual
-    for text, item in zip(items or repeat(None), fields, strict=texts):
+    for text, item in zip(repeat(None) if items is None else items, fields, strict=texts):
         source = item.source
         sid, code, active = source.source_id, source.source_customer_code, source.customer_active
         if not (sid in source_ids and code and active):

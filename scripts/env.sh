@@ -17,6 +17,9 @@ export PYTHONPATH="$ROOT/plugins:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # 2.78-3.18 s, and its rule checks 1.74-1.85 s against 1.99-2.01 s (alternating runs).
 export NUMPY_MADVISE_HUGEPAGE="${NUMPY_MADVISE_HUGEPAGE:-0}"
 export S2S_STAGING_URL="${S2S_STAGING_URL:-file://$DEMO_DIR/staging}"
+# The order ledger and synced-SKU list: a SQLite file is enough for one machine (make demo, make up). A deployment
+# with more than one worker sets the Airflow connection s2s_state (or S2S_STATE_URL) to a database all of them reach.
+export S2S_STATE_URL="${S2S_STATE_URL:-sqlite:///$AIRFLOW_HOME/stock2shop_state.sqlite}"
 export SANDBOX_PORT="${SANDBOX_PORT:-8765}"
 export AIRFLOW_CONN_S2S_DEMO_CUSTOM_DB="${AIRFLOW_CONN_S2S_DEMO_CUSTOM_DB:-{\"conn_type\": \"odbc\", \"schema\": \"$DEMO_DIR/demo_custom_db.sqlite\"\}}"
 export AIRFLOW_CONN_S2S_DEMO_SAGE_EVOLUTION="${AIRFLOW_CONN_S2S_DEMO_SAGE_EVOLUTION:-{\"conn_type\": \"odbc\", \"schema\": \"$DEMO_DIR/demo_sage_evolution.sqlite\"\}}"

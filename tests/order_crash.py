@@ -23,8 +23,8 @@ def main() -> None:
     config_path, die_after = sys.argv[1], sys.argv[2]
     real = SqlOrderSink.raise_order
 
-    def raise_then_die(self: SqlOrderSink, order: object) -> tuple[str, bool]:
-        result = real(self, order)  # type: ignore[arg-type]
+    def raise_then_die(self: SqlOrderSink, order: object, **kwargs: object) -> tuple[str, bool]:
+        result = real(self, order, **kwargs)  # type: ignore[arg-type]
         if order.order_id == die_after:  # type: ignore[attr-defined]
             os._exit(137)  # as if the worker were SIGKILLed: no cleanup, no except blocks
         return result

@@ -104,6 +104,9 @@ def write_order_source(
             "tax_code": "01",
             "tax_exempt_code": "00",
             "warehouse_code": "001",
+            # Tests run several pushes back to back: no pause before retrying a transient failure.
+            "retry_backoff_seconds": 0,
+            "create_pause_seconds": 0,
             **(orders or {}),
         },
         "validation": {"max_invalid_share": 0.5},

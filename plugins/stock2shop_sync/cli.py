@@ -35,7 +35,21 @@ def check_config(directory: str | None) -> int:
     for error in errors:
         print(f"ERROR  {error}")
     print(f"{len(configs)} valid source config(s), {len(errors)} with errors in {folder}")
-    return 1 if errors or not configs else 0
+    ledger_ok = _print_state_store(takes_orders=any(c.orders.enabled for c in configs))
+    return 1 if errors or not configs or not ledger_ok else 0
+
+
+def _print_state_store(*, takes_orders: bool) -> bool:
+    """Say where the order ledger lives and whether it answers; False when a source takes orders and it does not."""
+    from stock2shop_sync.state import StateStore, StateStoreError
+
+    try:
+        store = StateStore()
+    except StateStoreError as exc:
+        print(f"{'ERROR' if takes_orders else 'WARN '}  order ledger: {exc}")
+        return not takes_orders
+    print(f"order ledger and synced SKUs: {store.describe()}")
+    return True
 
 
 def _needed_columns(section: Any) -> list[tuple[str, str, dict[str, str]]]:
@@ -223,7 +237,8 @@ def _print_orders(orders: dict[str, Any], source_id: str) -> None:
 
 
 def retry_order(source_id: str, order_id: str) -> int:
-    """Let a given-up order be tried again on the next run (attempts back to 0)."""
+    """Bring a given-up order back: the next run raises it once (from the copy the ledger kept, since Stock2Shop
+    no longer lists it as pending) and acknowledges it. A failing order is tried at once, without its pause."""
     from stock2shop_sync.state import StateStore
 
     store = StateStore()
@@ -231,8 +246,20 @@ def retry_order(source_id: str, order_id: str) -> int:
     if entry is None:
         print(f"the ledger has no order {order_id} for source {source_id}")
         return 1
-    store.reset_attempts(source_id, order_id)
-    print(f"order {order_id} of {source_id} ({entry.status}, {entry.attempts} attempts) will be tried on the next run")
+    if entry.status in ("acknowledged", "raised"):
+        print(f"order {order_id} of {source_id} is already {entry.status} as ERP document {entry.document_number}")
+        return 1
+    if entry.status == "gave_up" and not entry.order_json:
+        print(
+            f"order {order_id} of {source_id} was given up by an older release, which kept no copy of it; "
+            "re-send it to the source from Stock2Shop's console"
+        )
+        return 1
+    store.retry(source_id, order_id)
+    print(
+        f"order {order_id} of {source_id} ({entry.status}, {entry.data_failures} refusals, last error: "
+        f"{entry.last_error}) will be raised on the next run"
+    )
     return 0
 
 

@@ -522,7 +522,20 @@ class OrderSettings(_Strict):
     tax_exempt_code: str | None = None
     warehouse_code: str | None = None
     use_channel_order_code: bool = False
+    #: Refusals of an order's data (a constraint, an unknown item) before it is given up; transient failures
+    #: (network, timeouts, 5xx, a locked table) never count: they are retried on every run.
     max_attempts: int = Field(default=3, ge=1, le=100)
+    #: Seconds a run's claim on an order lasts (renewed before each create); a dead run's claim expires after
+    #: it and the next run resolves the order by looking it up. Longer than one order's slowest raise.
+    claim_seconds: int = Field(default=900, ge=1, le=86_400)
+    #: Creates of one order within a run; each after a lookup that shows the ERP does not hold it yet.
+    create_attempts: int = Field(default=3, ge=1, le=10)
+    #: Seconds to wait before the lookup that follows an unclear answer to a create (doubled each time).
+    create_pause_seconds: float = Field(default=1.0, ge=0, le=60)
+    #: After a transient failure the order waits this long before the next try, doubling up to an hour.
+    retry_backoff_seconds: int = Field(default=60, ge=0, le=3_600)
+    #: A run alerts (fails its push task) once an order has been failing transiently for this long.
+    alert_after_minutes: int = Field(default=60, ge=1, le=10_080)
 
 
 class EmailAlert(_Strict):

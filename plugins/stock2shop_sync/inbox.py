@@ -124,6 +124,8 @@ class FileOrderInbox(OrderInbox):
         # The result first, then the move: a crash in between leaves the order in the inbox, and the next run
         # (finding the ERP document by its reference) writes the result again and moves it.
         (folder / f"{item.where}.result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+        if not source.exists() and target == "processed" and (self.folder / "failed" / item.where).exists():
+            source = self.folder / "failed" / item.where  # a given-up order raised after `retry-order`
         if source.exists():
             destination = folder / item.where
             if destination.exists():

@@ -1,44 +1,58 @@
-"""Raise a source's pending orders exactly once: inbox -> parse -> route -> ledger -> sink -> acknowledge.
+"""Raise a source's pending orders exactly once: inbox -> parse -> route -> claim -> sink -> acknowledge.
 
 For each pending order:
 
-1. the ledger records the attempt (status ``raising``) *before* anything touches the ERP;
-2. the sink looks the order up by its reference and raises it only if the ERP does not hold it yet;
+1. the run *claims* the order in the ledger (compare-and-set with an owner token and a lease) before anything
+   touches the ERP; an order another run holds is left to it (``claimed``);
+2. the sink looks the order up by its reference and creates the document only if the ERP does not hold it; after
+   an unclear answer to a create it looks again before any second attempt (:meth:`OrderSink.raise_order`); a
+   document found under the reference must be this order's;
 3. the ledger records ``raised`` with the document number;
 4. the inbox is told (Stock2Shop gets the ``source_order_code``, or the file moves to ``processed/``);
-5. the ledger records ``acknowledged``.
+5. the ledger records ``acknowledged`` and releases the claim.
 
-A run that dies anywhere in 2-4 leaves the order pending in the inbox; the next run finds its document in the
-ERP at step 2 and acknowledges it instead of raising it again. A failed order never stops the others: it is
-recorded with its error and retried on later runs; an order the ERP refuses (bad data) is given up after
-``orders.max_attempts`` (reported, and moved to ``failed/`` by a file inbox), while transient failures
-(network, a lost worker) are retried on every run: the document may already exist and only a lookup can tell.
-Plain Python; the Airflow operator only wires it up.
+A run that dies anywhere in 2-4 leaves the order pending and its claim to expire; the next run finds the document
+at step 2 and acknowledges it instead of raising it again. A failed order never stops the others. Only refusals
+of the order's data count towards ``orders.max_attempts`` (then it is given up, reported, and kept in the ledger
+for ``retry-order``); transient failures (network, timeouts, 5xx, a locked table) are retried on every run after
+a growing pause, and alerted on once they have lasted ``orders.alert_after_minutes``. Plain Python; the Airflow
+operator only wires it up.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from stock2shop_sync.model.orders import OrderError, external_order_no, parse_order, route_order
+from stock2shop_sync.inbox import InboxItem
+from stock2shop_sync.model.orders import (
+    OrderError,
+    TransientOrderError,
+    external_order_no,
+    parse_order,
+    route_order,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from stock2shop_sync.config import SourceConfig
     from stock2shop_sync.connectors.base import OrderSink
-    from stock2shop_sync.inbox import InboxItem, OrderInbox
-    from stock2shop_sync.state import StateStore
+    from stock2shop_sync.inbox import OrderInbox
+    from stock2shop_sync.state import LedgerEntry, StateStore
 
 log = logging.getLogger(__name__)
 
 #: Outcomes: ``raised`` (created now), ``found`` (the ERP already held it: acknowledged, not raised again),
 #: ``failed`` (will be retried), ``gave_up`` (max attempts reached), ``refused`` (unreadable, no id),
-#: ``skipped`` (given up earlier; waits for ``retry-order``), ``would_raise`` (dry run).
-OK_OUTCOMES = ("raised", "found", "would_raise")
+#: ``skipped`` (given up earlier; waits for ``retry-order``), ``would_raise`` (dry run), ``claimed`` (another
+#: run holds it now), ``waiting`` (failed transiently a moment ago; tried again after its pause).
+OK_OUTCOMES = ("raised", "found", "would_raise", "claimed", "waiting")
 
 
 @dataclass
@@ -52,6 +66,8 @@ class OrderOutcome:
     error: str | None = None
     attempts: int = 0
     transient: bool = False
+    #: A transient failure that has lasted past ``orders.alert_after_minutes``: the run alerts.
+    overdue: bool = False
 
 
 @dataclass
@@ -85,6 +101,7 @@ class PushReport:
                     "attempts": o.attempts,
                     "error": o.error,
                     "transient": o.transient,
+                    "overdue": o.overdue,
                 }
                 for o in self.problems
             ],
@@ -99,20 +116,27 @@ def push_orders(
     store: StateStore,
     sources_by_s2s_id: Mapping[int, SourceConfig] | None = None,
     dry_run: bool = False,
+    owner: str | None = None,
 ) -> PushReport:
-    """Raise every pending order of ``config``'s source once; see the module docstring."""
+    """Raise every pending order of ``config``'s source once; see the module docstring.
+
+    ``owner`` is this run's claim token (a fresh one by default).
+    """
     ensure_takes_orders(config)
+    run = _Run(config, inbox, sink, store, sources_by_s2s_id, dry_run, owner or uuid.uuid4().hex)
     report = PushReport(config.source_id)
-    held = store.synced_skus(config.source_id)
     items = inbox.pending()
+    items += _retried(config, store, {item.order_id for item in items if item.order_id})
     log.info("%d order(s) pending for %s in the %s inbox", len(items), config.source_id, inbox.kind)
     with sink:
         for item in items:
             try:
-                outcome = _push_one(config, item, inbox, sink, store, held, sources_by_s2s_id, dry_run)
+                outcome = run.push(item)
             except Exception as exc:
                 log.exception("%s: unexpected error", item.where)
-                outcome = OrderOutcome(item.where, item.order_id, "failed", error=f"{type(exc).__name__}: {exc}")
+                outcome = OrderOutcome(
+                    item.where, item.order_id, "failed", error=f"{type(exc).__name__}: {exc}", transient=True
+                )
             report.outcomes.append(outcome)
             _log(outcome)
     if not dry_run:
@@ -120,11 +144,26 @@ def push_orders(
     return report
 
 
+def _retried(config: SourceConfig, store: StateStore, pending: set[str]) -> list[InboxItem]:
+    """Orders an operator brought back with ``retry-order`` that the inbox no longer lists (a given-up order is
+    off Stock2Shop's pending list, or in the file inbox's ``failed/``): raised from the order kept in the ledger."""
+    items = []
+    for entry in store.entries(config.source_id, ["retry"]):
+        if entry.order_id in pending:
+            continue
+        if not entry.order_json:
+            log.error("order %s: retry asked, but the ledger kept no copy of it to raise", entry.order_id)
+            continue
+        kept = json.loads(entry.order_json)
+        items.append(InboxItem(entry.order_id, kept["order"], kept.get("where") or f"order {entry.order_id}"))
+    return items
+
+
 def _settle_acknowledged(config: SourceConfig, store: StateStore, pending: set[str]) -> None:
     """An order the ledger has as ``raised`` that the inbox no longer lists was acknowledged, by an earlier run
     whose answer (or ledger write) was lost: record it so, so the ledger matches Stock2Shop."""
     for entry in store.entries(config.source_id, ["raised"]):
-        if entry.order_id not in pending:
+        if entry.order_id not in pending and entry.owner is None:
             store.record(config.source_id, entry.order_id, "acknowledged", document_number=entry.document_number)
             log.info("order %s: no longer pending, so its acknowledgement went through", entry.order_id)
 
@@ -140,90 +179,177 @@ def ensure_takes_orders(config: SourceConfig) -> None:
 
 def _log(outcome: OrderOutcome) -> None:
     if outcome.outcome in OK_OUTCOMES:
-        log.info("%s: %s as %s", outcome.where, outcome.outcome, outcome.document_number)
+        log.info(
+            "%s: %s%s", outcome.where, outcome.outcome, f" as {outcome.document_number}" * bool(outcome.document_number)
+        )
     else:
         log.error("%s: %s (attempt %d): %s", outcome.where, outcome.outcome, outcome.attempts, outcome.error)
 
 
-def _push_one(
-    config: SourceConfig,
-    item: InboxItem,
-    inbox: OrderInbox,
-    sink: OrderSink,
-    store: StateStore,
-    held: set[str],
-    sources_by_s2s_id: Mapping[int, SourceConfig] | None,
-    dry_run: bool,
-) -> OrderOutcome:
-    settings = config.orders
-    assert config.stock2shop is not None
-    if item.error or not item.order_id:
-        error = item.error or f"{item.where} has no order id"
-        if not dry_run:
-            inbox.reject(item, error, final=True)
-        return OrderOutcome(item.where, item.order_id, "refused", error=error)
-    previous = store.entry(config.source_id, item.order_id)
-    if previous is not None and previous.status == "gave_up":
+class ClaimLost(Exception):
+    """This run's claim on an order expired and another run took it: stop working on the order."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Run:
+    """One push run: the settings and collaborators every order of it shares."""
+
+    config: SourceConfig
+    inbox: OrderInbox
+    sink: OrderSink
+    store: StateStore
+    sources_by_s2s_id: Mapping[int, SourceConfig] | None
+    dry_run: bool
+    owner: str
+    held: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.held = self.store.synced_skus(self.config.source_id)
+
+    @property
+    def source_id(self) -> str:
+        return self.config.source_id
+
+    def push(self, item: InboxItem) -> OrderOutcome:
+        settings = self.config.orders
+        assert self.config.stock2shop is not None
+        if item.error or not item.order_id:
+            error = item.error or f"{item.where} has no order id"
+            if not self.dry_run:
+                self.inbox.reject(item, error, final=True)
+            return OrderOutcome(item.where, item.order_id, "refused", error=error)
+        previous = self.store.entry(self.source_id, item.order_id)
+        if previous is not None and previous.status == "gave_up":
+            return _skipped(self.config, item, previous)
+        if previous is not None and previous.next_attempt_at and previous.next_attempt_at > _now():
+            return OrderOutcome(
+                item.where,
+                item.order_id,
+                "waiting",
+                error=f"failed transiently ({previous.last_error}); next try after "
+                f"{previous.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC",
+                attempts=previous.attempts,
+                transient=True,
+                overdue=self._overdue(previous),
+            )
+        try:
+            order = parse_order(item.raw, settings, self.config.stock2shop.source_id)
+            route_order(order, self.config, self.held, self.sources_by_s2s_id)
+            reference: str | None = external_order_no(order, settings)
+            problem: str | None = None
+        except OrderError as exc:
+            order, reference, problem = None, None, str(exc)
+        if self.dry_run:
+            if problem is not None or order is None:
+                return OrderOutcome(item.where, item.order_id, "failed", error=problem)
+            found = self.sink.find(order)
+            return OrderOutcome(
+                item.where, item.order_id, "found" if found else "would_raise", found.number if found else None
+            )
+
+        entry = self.store.claim(
+            self.source_id, item.order_id, reference, owner=self.owner, lease_seconds=settings.claim_seconds
+        )
+        if entry is None:
+            return OrderOutcome(item.where, item.order_id, "claimed", error="another run is working on it")
+        if problem is not None or order is None:
+            return self._failed(item, entry, problem or "unreadable order", transient=False)
+
+        def renew() -> None:
+            if not self.store.renew(
+                self.source_id, item.order_id, owner=self.owner, lease_seconds=settings.claim_seconds
+            ):
+                raise ClaimLost(f"order {item.order_id}: this run's claim expired and another run took the order")
+
+        try:
+            document, created = self.sink.raise_order(order, before_create=renew)
+        except ClaimLost as exc:
+            return OrderOutcome(item.where, item.order_id, "claimed", error=str(exc), attempts=entry.attempts)
+        except OrderError as exc:
+            return self._failed(item, entry, str(exc), transient=False)
+        except Exception as exc:  # noqa: BLE001 - the ERP or network failed: retried on later runs
+            return self._failed(item, entry, _transient_words(exc), transient=True)
+        self.store.record(self.source_id, item.order_id, "raised", document_number=document, owner=self.owner)
+        try:
+            self.inbox.acknowledge(item, document, order.customer_code)
+        except Exception as exc:  # noqa: BLE001 - the document exists; the next run finds it and acknowledges
+            error = f"raised as {document} but acknowledging failed: {_transient_words(exc)}"
+            self.store.record(
+                self.source_id, item.order_id, "raised", document_number=document, error=error, owner=self.owner,
+                release=True,
+            )  # fmt: skip
+            return OrderOutcome(item.where, item.order_id, "failed", document, error, entry.attempts, transient=True)
+        self.store.record(
+            self.source_id, item.order_id, "acknowledged", document_number=document, owner=self.owner, release=True,
+            data_failures=0, transient_failures=0, failing_since=None, next_attempt_at=None, order_json=None,
+        )  # fmt: skip
+        return OrderOutcome(item.where, item.order_id, "raised" if created else "found", document, None, entry.attempts)
+
+    def _overdue(self, entry: LedgerEntry) -> bool:
+        limit = timedelta(minutes=self.config.orders.alert_after_minutes)
+        return entry.failing_since is not None and _now() - entry.failing_since >= limit
+
+    def _failed(self, item: InboxItem, entry: LedgerEntry, error: str, *, transient: bool) -> OrderOutcome:
+        """Record a failed attempt. Only refusals of the order's data count towards giving up: after a transient
+        failure the ERP may hold the document (the failure came after its commit) and only a later attempt's
+        lookup can tell, so those are retried on every run, after a pause that doubles up to an hour."""
+        settings = self.config.orders
+        order_id = entry.order_id
+        now = _now()
+        if transient:
+            streak = entry.transient_failures + 1
+            pause = min(settings.retry_backoff_seconds * 2 ** (streak - 1), 3_600)
+            fields: dict[str, Any] = {
+                "transient_failures": streak,
+                "failing_since": entry.failing_since or now,
+                "next_attempt_at": now + timedelta(seconds=pause) if pause else None,
+            }
+            final = False
+        else:
+            failures = entry.data_failures + 1
+            final = failures >= settings.max_attempts
+            fields = {
+                "data_failures": failures,
+                "transient_failures": 0,
+                "failing_since": None,
+                "next_attempt_at": None,
+            }
+            if final:
+                fields["order_json"] = json.dumps({"order": item.raw, "where": item.where})
+        self.store.record(
+            self.source_id, order_id, "gave_up" if final else "failed", error=error, owner=self.owner, release=True,
+            **fields,
+        )  # fmt: skip
+        try:
+            self.inbox.reject(item, error, final=final)
+        except Exception:
+            log.exception("%s: could not report the failure to the inbox", item.where)
+        overdue = transient and now - (entry.failing_since or now) >= timedelta(minutes=settings.alert_after_minutes)
         return OrderOutcome(
-            item.where,
-            item.order_id,
-            "skipped",
-            error=f"given up after {previous.attempts} attempts ({previous.last_error}); "
-            f"`make retry-order SOURCE={config.source_id} ORDER={item.order_id}` tries again",
-            attempts=previous.attempts,
+            item.where, order_id, "gave_up" if final else "failed", None, error, entry.attempts, transient, overdue
         )
-    try:
-        order = parse_order(item.raw, settings, config.stock2shop.source_id)
-        route_order(order, config, held, sources_by_s2s_id)
-        reference = external_order_no(order, settings)
-    except OrderError as exc:
-        return _failed(config, item, inbox, store, str(exc), transient=False, dry_run=dry_run)
-    if dry_run:
-        found = sink.find(order)
-        return OrderOutcome(item.where, item.order_id, "found" if found else "would_raise", document_number=found)
-
-    entry = store.begin_attempt(config.source_id, item.order_id, reference)
-    try:
-        document, created = sink.raise_order(order)
-    except OrderError as exc:
-        return _failed(config, item, inbox, store, str(exc), transient=False, attempts=entry.attempts)
-    except Exception as exc:  # noqa: BLE001 - the ERP or network failed: retried on the next run
-        return _failed(
-            config, item, inbox, store, f"{type(exc).__name__}: {exc}", transient=True, attempts=entry.attempts
-        )
-    store.record(config.source_id, item.order_id, "raised", document_number=document)
-    try:
-        inbox.acknowledge(item, document, order.customer_code)
-    except Exception as exc:  # noqa: BLE001 - the document exists; the next run finds it and acknowledges
-        error = f"raised as {document} but acknowledging failed: {type(exc).__name__}: {exc}"
-        store.record(config.source_id, item.order_id, "raised", document_number=document, error=error)
-        return OrderOutcome(item.where, item.order_id, "failed", document, error, entry.attempts, transient=True)
-    store.record(config.source_id, item.order_id, "acknowledged", document_number=document)
-    return OrderOutcome(item.where, item.order_id, "raised" if created else "found", document, None, entry.attempts)
 
 
-def _failed(
-    config: SourceConfig,
-    item: InboxItem,
-    inbox: OrderInbox,
-    store: StateStore,
-    error: str,
-    *,
-    transient: bool,
-    attempts: int | None = None,
-    dry_run: bool = False,
-) -> OrderOutcome:
-    order_id = item.order_id or ""
-    if dry_run:
-        return OrderOutcome(item.where, order_id, "failed", error=error, transient=transient)
-    if attempts is None:  # failed before an attempt was recorded (bad data): count it as one
-        attempts = store.begin_attempt(config.source_id, order_id, None).attempts
-    # Only data problems count towards giving up: after a transient failure the ERP may hold the document (the
-    # failure came after its commit), and only a later attempt's lookup can tell, so those are always retried.
-    final = not transient and attempts >= config.orders.max_attempts
-    store.record(config.source_id, order_id, "gave_up" if final else "failed", error=error)
-    try:
-        inbox.reject(item, error, final=final)
-    except Exception:
-        log.exception("%s: could not report the failure to the inbox", item.where)
-    return OrderOutcome(item.where, order_id, "gave_up" if final else "failed", None, error, attempts, transient)
+def _skipped(config: SourceConfig, item: InboxItem, previous: LedgerEntry) -> OrderOutcome:
+    return OrderOutcome(
+        item.where,
+        item.order_id,
+        "skipped",
+        error=f"given up after {previous.data_failures or previous.attempts} refusals ({previous.last_error}); "
+        f"`make retry-order SOURCE={config.source_id} ORDER={item.order_id}` tries again",
+        attempts=previous.attempts,
+    )
+
+
+def _transient_words(exc: BaseException) -> str:
+    """A transient failure in words for the ledger and Stock2Shop: the kind of failure, never a driver's raw text
+    with the order's values (SQL sinks describe database errors; HTTP errors are scrubbed of URLs and keys)."""
+    from stock2shop_sync.redact import scrub
+
+    if isinstance(exc, TransientOrderError):
+        return str(exc)
+    return f"{type(exc).__name__}: {scrub(str(exc))[:300]}"

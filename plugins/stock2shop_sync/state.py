@@ -1,13 +1,22 @@
 """The state store: what this project must remember between runs, in a database every worker reaches.
 
-* ``s2s_order_ledger``: one row per (source, Stock2Shop order): attempts, status, the ERP document number and
-  the last error. It is what makes order raising exactly-once: an attempt is recorded *before* the ERP is
-  touched, so a run that died between raising and acknowledging is recognised and resolved by looking the
-  document up in the ERP rather than raising it again.
+* ``s2s_order_ledger``: one row per (source, Stock2Shop order): its status, the ERP document number, the last
+  error, and the claim of the run working on it. It is what makes order raising exactly-once:
+
+  - an order is *claimed* before the ERP is touched, with compare-and-set on an owner token and a lease, so two
+    runners (an overlapping backfill, a zombie task and its retry, a CLI run beside the scheduler) never work on
+    the same order at once; a dead runner's claim expires, and the next claimant resolves it by looking the
+    document up in the ERP rather than raising it again;
+  - only refusals of the order's data count towards giving up (``data_failures``); transient failures (network,
+    timeouts, 5xx, a locked table) are retried on every run, after a growing pause (``next_attempt_at``), and
+    alerted on once they have lasted too long (``failing_since``);
+  - a given-up order keeps the order as received (``order_json``), so ``retry-order`` can bring it back even
+    after Stock2Shop took it off the pending list.
 * ``s2s_synced_variants``: the SKUs each source has had accepted by Stock2Shop (orders are routed by them).
 
-Where: the Airflow connection ``s2s_state`` (any SQLAlchemy URL, e.g. PostgreSQL for a distributed
-deployment), else ``S2S_STATE_URL``, else a SQLite file in ``$AIRFLOW_HOME``.
+Where: the Airflow connection ``s2s_state`` (any SQLAlchemy URL; PostgreSQL for a distributed deployment), else
+``S2S_STATE_URL`` (``make demo``/``make up`` set a local SQLite file). There is no silent fallback: with neither
+set, or with the database out of reach, :class:`StateStore` raises :class:`StateStoreError` naming where it looked.
 """
 
 from __future__ import annotations
@@ -16,8 +25,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -43,6 +51,14 @@ order_ledger = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Added after the first release: _upgrade() adds them to an older ledger.
+    sa.Column("owner", sa.String(64)),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
+    sa.Column("data_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("transient_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failing_since", sa.DateTime(timezone=True)),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("order_json", sa.Text),
 )
 
 synced_variants = sa.Table(
@@ -56,8 +72,15 @@ synced_variants = sa.Table(
 
 #: Ledger statuses. ``raising``: an attempt started (the ERP may or may not hold the document);
 #: ``raised``: the ERP holds it; ``acknowledged``: Stock2Shop (or the file drop) was told; ``failed``: the
-#: last attempt failed and will be retried; ``gave_up``: ``max_attempts`` failures, not retried.
-STATUSES = ("raising", "raised", "acknowledged", "failed", "gave_up")
+#: last attempt failed and will be retried; ``gave_up``: ``max_attempts`` refusals of its data, not retried;
+#: ``retry``: an operator asked for a given-up order to be raised again (from ``order_json``).
+STATUSES = ("raising", "raised", "acknowledged", "failed", "gave_up", "retry")
+#: Columns :meth:`StateStore.record` may set besides the status, document number and error.
+_EXTRA = ("data_failures", "transient_failures", "failing_since", "next_attempt_at", "order_json", "attempts")
+
+
+class StateStoreError(RuntimeError):
+    """The state store is not configured, or cannot be reached; the message says where it looked."""
 
 
 @dataclass(frozen=True)
@@ -70,24 +93,64 @@ class LedgerEntry:
     attempts: int
     document_number: str | None
     last_error: str | None
+    owner: str | None = None
+    lease_until: datetime | None = None
+    data_failures: int = 0
+    transient_failures: int = 0
+    failing_since: datetime | None = None
+    next_attempt_at: datetime | None = None
+    order_json: str | None = None
+    external_order_no: str | None = None
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def default_url() -> str:
-    """The state store's SQLAlchemy URL: the ``s2s_state`` connection, ``S2S_STATE_URL`` or a local file."""
+def _aware(moment: datetime | None) -> datetime | None:
+    """Datetimes read back from SQLite and MariaDB come without a zone; they were written in UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def configured_url() -> tuple[str, str]:
+    """The state store's SQLAlchemy URL and where it was found (for messages).
+
+    :raises StateStoreError: when neither the ``s2s_state`` connection nor ``S2S_STATE_URL`` is set, or the
+        connection cannot be read (a secrets backend out of reach is not the same as no connection).
+    """
     try:
         from airflow.sdk import BaseHook
 
-        return _sqlalchemy_url(BaseHook.get_connection(STATE_CONN_ID).get_uri())
-    except Exception:  # noqa: BLE001 - no such connection (or no Airflow context): fall back
-        log.debug("no %s connection; using S2S_STATE_URL or the local file", STATE_CONN_ID)
+        conn = BaseHook.get_connection(STATE_CONN_ID)
+    except Exception as exc:  # noqa: BLE001 - told apart below by name: the SDK and core raise different classes
+        if type(exc).__name__ != "AirflowNotFoundException" and not isinstance(exc, ImportError):
+            raise StateStoreError(
+                f"could not read the Airflow connection {STATE_CONN_ID!r} (the order ledger's database): "
+                f"{type(exc).__name__}; nothing was raised"
+            ) from None
+    else:
+        return _sqlalchemy_url(conn.get_uri()), f"the Airflow connection {STATE_CONN_ID!r}"
     if url := os.environ.get("S2S_STATE_URL"):
-        return url
-    home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
-    return f"sqlite:///{home / 'stock2shop_state.sqlite'}"
+        return url, "S2S_STATE_URL"
+    raise StateStoreError(
+        "no state store is configured: the order ledger and the synced-SKU list need a database every worker "
+        f"reaches. Set the Airflow connection {STATE_CONN_ID!r} (e.g. AIRFLOW_CONN_S2S_STATE="
+        "'postgresql://user:password@host:5432/s2s_state') or S2S_STATE_URL to a SQLAlchemy URL; "
+        "`make demo` and `make up` set a local SQLite file for one machine."
+    )
+
+
+def default_url() -> str:
+    """The state store's SQLAlchemy URL (see :func:`configured_url`)."""
+    return configured_url()[0]
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password hidden, for messages and ``check-config``."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can read: say only its scheme
+        return url.split(":", 1)[0] + ":..."
 
 
 def _sqlalchemy_url(uri: str) -> str:
@@ -97,14 +160,19 @@ def _sqlalchemy_url(uri: str) -> str:
 
 _ENGINES: dict[str, sa.Engine] = {}
 _ENGINES_LOCK = threading.Lock()
+#: Seconds to wait for the state database to answer a new connection: an unreachable store fails the task
+#: at once instead of hanging it.
+CONNECT_TIMEOUT = 10
 
 
-def _engine(url: str) -> sa.Engine:
+def _engine(url: str, where: str = "the state store") -> sa.Engine:
     with _ENGINES_LOCK:
         if url not in _ENGINES:
             kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
             if url.startswith("sqlite"):
                 kwargs["connect_args"] = {"timeout": 30}
+            elif url.startswith(("postgresql", "mysql", "mariadb")):
+                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
             engine = sa.create_engine(url, **kwargs)
             if url.startswith("sqlite"):
 
@@ -112,26 +180,59 @@ def _engine(url: str) -> sa.Engine:
                 def _wal(dbapi_conn: Any, _record: Any) -> None:
                     dbapi_conn.execute("PRAGMA journal_mode=WAL")
 
-            metadata.create_all(engine)
+            try:
+                metadata.create_all(engine)
+                _upgrade(engine)
+            except sa.exc.SQLAlchemyError as exc:
+                engine.dispose()
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+                raise StateStoreError(
+                    f"the state store ({where}: {safe_url(url)}) cannot be reached: {type(exc).__name__}: "
+                    f"{reason}; nothing was raised"
+                ) from None
             _ENGINES[url] = engine
         return _ENGINES[url]
 
 
+def _upgrade(engine: sa.Engine) -> None:
+    """Add the columns a ledger made by an older release lacks (nullable, or with a server default)."""
+    present = {c["name"] for c in sa.inspect(engine).get_columns(order_ledger.name)}
+    missing = [c for c in order_ledger.columns if c.name not in present]
+    if not missing:
+        return
+    with engine.begin() as conn:
+        for column in missing:
+            kind = column.type.compile(dialect=engine.dialect)
+            default = f" DEFAULT {column.server_default.arg} NOT NULL" if column.server_default is not None else ""
+            conn.execute(sa.text(f"ALTER TABLE {order_ledger.name} ADD COLUMN {column.name} {kind}{default}"))
+    log.info("state store: added %s to %s", ", ".join(c.name for c in missing), order_ledger.name)
+
+
 class StateStore:
-    """Read and write the ledger and the synced-variant list. Every write commits at once."""
+    """Read and write the ledger and the synced-variant list. Every write commits at once.
+
+    :param url: a SQLAlchemy URL; None: :func:`configured_url`.
+    :raises StateStoreError: when no store is configured or it cannot be reached.
+    """
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_url()
-        self.engine = _engine(self.url)
+        self.where = "the given URL"
+        if url is None:
+            url, self.where = configured_url()
+        self.url = url
+        self.engine = _engine(self.url, self.where)
+
+    def describe(self) -> str:
+        """Where the ledger lives, password hidden (for ``check-config`` and logs)."""
+        return f"{safe_url(self.url)} (from {self.where})"
 
     # -- order ledger ---------------------------------------------------------------------------------
+    def _key(self, source_id: str, order_id: str) -> Any:
+        return sa.and_(order_ledger.c.source_id == source_id, order_ledger.c.order_id == order_id)
+
     def entry(self, source_id: str, order_id: str) -> LedgerEntry | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(order_ledger).where(
-                    order_ledger.c.source_id == source_id, order_ledger.c.order_id == order_id
-                )
-            ).first()
+            row = conn.execute(sa.select(order_ledger).where(self._key(source_id, order_id))).first()
         return _entry(row) if row else None
 
     def entries(self, source_id: str, statuses: Iterable[str] | None = None) -> list[LedgerEntry]:
@@ -141,38 +242,68 @@ class StateStore:
         with self.engine.connect() as conn:
             return [_entry(r) for r in conn.execute(query.order_by(order_ledger.c.order_id))]
 
-    def begin_attempt(self, source_id: str, order_id: str, external_order_no: str | None) -> LedgerEntry:
-        """Record that an attempt starts (status ``raising``, attempts + 1) before the ERP is touched.
+    def claim(
+        self, source_id: str, order_id: str, external_order_no: str | None, *, owner: str, lease_seconds: float
+    ) -> LedgerEntry | None:
+        """Claim an order for one attempt (status ``raising``, attempts + 1) before the ERP is touched.
 
-        The row is unique on (source, order): two workers racing to insert it cannot both succeed.
+        Compare-and-set: it succeeds only when no other runner holds a live claim on the order (none, or its
+        lease has expired) and the order is not given up. Two runners racing for a new order both try to insert
+        its row; the primary key lets one win.
+
+        :returns: the entry as claimed, or None when another runner holds it (or it is given up).
         """
         now = _now()
+        values = {
+            "status": "raising",
+            "attempts": order_ledger.c.attempts + 1,
+            "owner": owner,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "updated_at": now,
+        }
+        if external_order_no is not None:
+            values["external_order_no"] = external_order_no
+        free = sa.or_(order_ledger.c.owner.is_(None), order_ledger.c.lease_until < now)
         with self.engine.begin() as conn:
-            updated = conn.execute(
+            taken = conn.execute(
                 order_ledger.update()
-                .where(order_ledger.c.source_id == source_id, order_ledger.c.order_id == order_id)
-                .values(
-                    status="raising",
-                    attempts=order_ledger.c.attempts + 1,
-                    external_order_no=external_order_no,
-                    updated_at=now,
-                )
+                .where(self._key(source_id, order_id), free, order_ledger.c.status != "gave_up")
+                .values(**values)
             ).rowcount
-            if not updated:
-                conn.execute(
-                    order_ledger.insert().values(
-                        source_id=source_id,
-                        order_id=order_id,
-                        external_order_no=external_order_no,
-                        status="raising",
-                        attempts=1,
-                        created_at=now,
-                        updated_at=now,
+        if not taken:
+            if self.entry(source_id, order_id) is not None:
+                return None
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        order_ledger.insert().values(
+                            source_id=source_id,
+                            order_id=order_id,
+                            external_order_no=external_order_no,
+                            status="raising",
+                            attempts=1,
+                            owner=owner,
+                            lease_until=now + timedelta(seconds=lease_seconds),
+                            created_at=now,
+                            updated_at=now,
+                        )
                     )
-                )
+            except sa.exc.IntegrityError:
+                return None  # another runner inserted it first: theirs
         entry = self.entry(source_id, order_id)
-        assert entry is not None
-        return entry
+        return entry if entry is not None and entry.owner == owner else None
+
+    def renew(self, source_id: str, order_id: str, *, owner: str, lease_seconds: float) -> bool:
+        """Extend ``owner``'s claim; False when it no longer holds it (its lease expired and another took it)."""
+        now = _now()
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    order_ledger.update()
+                    .where(self._key(source_id, order_id), order_ledger.c.owner == owner)
+                    .values(lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+                ).rowcount
+            )
 
     def record(
         self,
@@ -182,39 +313,74 @@ class StateStore:
         *,
         document_number: str | None = None,
         error: str | None = None,
-    ) -> None:
-        """Set an order's status (creating its row if this is the first thing known of it)."""
+        owner: str | None = None,
+        release: bool = False,
+        **extra: Any,
+    ) -> bool:
+        """Set an order's status (creating its row if this is the first thing known of it).
+
+        With ``owner``, only while ``owner`` holds the claim (or nobody does); ``release`` gives the claim up.
+        ``extra``: any of ``data_failures``, ``transient_failures``, ``failing_since``, ``next_attempt_at``,
+        ``order_json``, ``attempts``.
+
+        :returns: False when another runner holds the claim, so nothing was written.
+        """
         if status not in STATUSES:
             raise ValueError(f"unknown ledger status {status!r}")
+        unknown = set(extra) - set(_EXTRA)
+        if unknown:
+            raise ValueError(f"unknown ledger fields {sorted(unknown)}")
         now = _now()
-        values: dict[str, Any] = {"status": status, "updated_at": now, "last_error": error}
+        values: dict[str, Any] = {"status": status, "updated_at": now, "last_error": error, **extra}
         if document_number is not None:
             values["document_number"] = document_number
+        if release:
+            values.update(owner=None, lease_until=None)
+        condition = self._key(source_id, order_id)
+        if owner is not None:
+            condition = sa.and_(condition, sa.or_(order_ledger.c.owner == owner, order_ledger.c.owner.is_(None)))
         with self.engine.begin() as conn:
-            updated = conn.execute(
-                order_ledger.update()
-                .where(order_ledger.c.source_id == source_id, order_ledger.c.order_id == order_id)
-                .values(**values)
-            ).rowcount
-            if not updated:
-                conn.execute(
-                    order_ledger.insert().values(
-                        source_id=source_id,
-                        order_id=order_id,
-                        attempts=1 if status in ("failed", "gave_up") else 0,
-                        created_at=now,
-                        **values,
-                    )
+            updated = conn.execute(order_ledger.update().where(condition).values(**values)).rowcount
+            if updated:
+                return True
+            if conn.execute(sa.select(order_ledger.c.status).where(self._key(source_id, order_id))).first():
+                log.warning("order %s of %s: the claim is held by another run; not recorded", order_id, source_id)
+                return False
+            conn.execute(
+                order_ledger.insert().values(
+                    source_id=source_id,
+                    order_id=order_id,
+                    created_at=now,
+                    **{"attempts": 1 if status in ("failed", "gave_up") else 0, **values},
                 )
+            )
+        return True
 
-    def reset_attempts(self, source_id: str, order_id: str) -> None:
-        """Let a given-up order be tried again: status ``failed``, attempts 0 (its error is kept)."""
+    def retry(self, source_id: str, order_id: str) -> LedgerEntry | None:
+        """Bring a given-up (or failing) order back for the next run: status ``retry``, no failures counted, no
+        pause. A given-up order is then raised from the order kept in the ledger, whatever the inbox lists.
+
+        :returns: the entry before the change, or None if the ledger has no such order.
+        """
+        entry = self.entry(source_id, order_id)
+        if entry is None:
+            return None
         with self.engine.begin() as conn:
             conn.execute(
                 order_ledger.update()
-                .where(order_ledger.c.source_id == source_id, order_ledger.c.order_id == order_id)
-                .values(status="failed", attempts=0, updated_at=_now())
+                .where(self._key(source_id, order_id))
+                .values(
+                    status="retry",
+                    data_failures=0,
+                    transient_failures=0,
+                    next_attempt_at=None,
+                    failing_since=None,
+                    owner=None,
+                    lease_until=None,
+                    updated_at=_now(),
+                )
             )
+        return entry
 
     # -- synced variants ------------------------------------------------------------------------------
     def record_synced(self, source_id: str, skus: Iterable[str], removed: Iterable[str] = ()) -> None:
@@ -257,4 +423,12 @@ def _entry(row: Any) -> LedgerEntry:
         attempts=row.attempts,
         document_number=row.document_number,
         last_error=row.last_error,
+        owner=row.owner,
+        lease_until=_aware(row.lease_until),
+        data_failures=row.data_failures or 0,
+        transient_failures=row.transient_failures or 0,
+        failing_since=_aware(row.failing_since),
+        next_attempt_at=_aware(row.next_attempt_at),
+        order_json=row.order_json,
+        external_order_no=row.external_order_no,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from tests.conftest import PG, ROOT, odbc_string
 from tests.orders_helpers import add_orders, sandbox_orders, system_order, write_order_source
 
 SKUS = ["HW-HAMMER-16", "HW-TAPE-5M", "HW-DRILL-18V"]
+#: A short lease, so the test can wait for a killed run's claim to expire.
+CLAIM_SECONDS = 2
 
 
 def _erp(database: str) -> pyodbc.Connection:
@@ -54,6 +57,7 @@ def _source(sources_dir: Path, postgres_source: dict[str, Any]) -> Path:
         conn_id=postgres_source["conn_id"],
         driver=postgres_source["driver"],
         s2s_source_id=101,
+        orders={"claim_seconds": CLAIM_SECONDS},
     )
 
 
@@ -81,9 +85,14 @@ def test_a_worker_killed_after_the_erp_commit_leaves_every_order_once(
     store = StateStore(state_store)
     assert store.entry("pg_shop", "3").status == "raising"  # the ledger saw the attempt start, nothing more
 
+    # While the dead run's claim lasts, order 3 is left alone: nobody can tell yet whether that run is dead.
+    rerun = pipeline.push_orders(load_source(path), store=store)
+    assert rerun["counts"] == {"pending": 3, "claimed": 1, "raised": 2}
+    time.sleep(CLAIM_SECONDS + 0.5)
+    # Its claim expired: the next run looks order 3 up, finds the document, and acknowledges it.
     rerun = pipeline.push_orders(load_source(path), store=store)
 
-    assert rerun["counts"] == {"pending": 3, "found": 1, "raised": 2}
+    assert rerun["counts"] == {"pending": 1, "found": 1}
     headers, lines = _documents(database)
     assert sorted(ref for ref, _ in headers) == [f"S2S-{n}" for n in range(1, 6)]
     assert lines == 5
@@ -138,10 +147,10 @@ def test_a_thousand_orders_with_ten_percent_faults_end_as_a_thousand_documents(
         inbox = inbox_for(config)
         real_raise, real_ack = sink.raise_order, inbox.acknowledge
 
-        def raise_order(order: Any, real_raise: Any = real_raise) -> tuple[str, bool]:
+        def raise_order(order: Any, real_raise: Any = real_raise, **kwargs: Any) -> tuple[str, bool]:
             faults.draw(order.order_id)
             faults.fire(order.order_id, "before_commit")
-            result = real_raise(order)
+            result = real_raise(order, **kwargs)
             faults.fire(order.order_id, "after_commit")
             return result
 

@@ -162,8 +162,8 @@ def test_a_crash_after_the_erp_commit_is_acknowledged_not_raised_again(
     sink = get_order_sink(config, resolve_mapping(config))
     real = sink.raise_order
 
-    def crash_after_commit(order: Any) -> tuple[str, bool]:
-        document, created = real(order)
+    def crash_after_commit(order: Any, **kwargs: Any) -> tuple[str, bool]:
+        document, created = real(order, **kwargs)
         if order.order_id == "2":
             raise ConnectionError("worker lost after the ERP committed order 2")
         return document, created

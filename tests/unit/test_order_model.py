@@ -97,8 +97,19 @@ def test_shipping_needs_an_erp_item() -> None:
 def test_the_reference_is_the_stock2shop_id_or_the_channel_number() -> None:
     order = parse_order(system_order(44, 101, [("A-1", 1, 10.0)], channel_order_code="#1044"), SETTINGS, 101)
 
+    by_channel = SETTINGS.model_copy(update={"use_channel_order_code": True})
+    other_channel = parse_order(
+        {**system_order(45, 101, [("A-1", 1, 10.0)], channel_order_code="#1044"), "channel_id": 2}, SETTINGS, 101
+    )
+
     assert external_order_no(order, SETTINGS) == "S2S-44"
-    assert external_order_no(order, SETTINGS.model_copy(update={"use_channel_order_code": True})) == "#1044"
+    # The channel's number, kept apart from another channel's order with the same number.
+    assert external_order_no(order, by_channel) == "C1-#1044"
+    assert external_order_no(other_channel, by_channel) == "C2-#1044"
+    with pytest.raises(OrderError, match="channel_id is blank"):
+        external_order_no(
+            parse_order({**system_order(46, 101, [("A-1", 1, 1.0)]), "channel_id": None}, SETTINGS, 101), by_channel
+        )
 
 
 def test_routing_accepts_held_skus_case_insensitively_and_refuses_others() -> None:

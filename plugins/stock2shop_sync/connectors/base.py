@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stock2shop_sync.model.canonical import MappingError, to_canonical, total_qty
+from stock2shop_sync.model.orders import OrderError, external_order_no
 from stock2shop_sync.model.pivots import (
     KEY,
     PivotError,
@@ -178,12 +181,26 @@ class SourceConnector:
         return f"price_{chosen}"
 
 
+@dataclass(frozen=True)
+class Document:
+    """An ERP document found by an order's reference, as the ERP reports it.
+
+    ``lines``: the document's lines as (item code, quantity), where the ERP returns them; an item code of None
+    means the ERP gives an id rather than the code, so only the quantity can be compared. None: no lines known.
+    """
+
+    number: str
+    lines: tuple[tuple[str | None, float], ...] | None = None
+
+
 class OrderSink:
     """Raises Stock2Shop orders as documents in one source (the ERP or database).
 
-    A sink is opened once per run (``with sink:``) and used for many orders. :meth:`find` looks an order up by
-    the reference the document carries (``external_order_no``); :meth:`create` makes the document and returns
-    its number. :meth:`raise_order` is find-then-create; sinks that can do both in one transaction override it.
+    A sink is opened once per run (``with sink:``) and used for many orders. Subclasses implement :meth:`find`
+    (look the order up by the reference its document carries, ``external_order_no``) and :meth:`create` (make the
+    document, return its number). :meth:`raise_order` is the one mechanism every sink shares to create a document
+    exactly once: a lookup before every create, so an answer that does not prove the document was not stored (a
+    timeout, a reset, a 5xx, a broken read) is resolved by looking, never by sending the create again blindly.
     Raise :class:`~stock2shop_sync.model.orders.OrderError` when the ERP refuses the order's data (retrying the
     same data cannot help); any other exception is taken as transient.
     """
@@ -205,15 +222,90 @@ class OrderSink:
     def close(self) -> None:
         """Release connections; called once at the end of a run."""
 
-    def find(self, order: Order) -> str | None:
+    def find(self, order: Order) -> Document | None:
+        """The document the ERP holds under the order's reference, or None."""
         raise NotImplementedError
 
     def create(self, order: Order) -> str:
+        """Create the order's document in one request (or transaction); its number."""
         raise NotImplementedError
 
-    def raise_order(self, order: Order) -> tuple[str, bool]:
-        """The order's document number, and whether this call created it (False: it already existed)."""
-        existing = self.find(order)
-        if existing:
-            return existing, False
+    def create_checked(self, order: Order) -> tuple[str, bool]:
+        """:meth:`create`; sinks that look up and create in one transaction override it and answer
+        (number, False) when the transaction found the document already there."""
         return self.create(order), True
+
+    def raise_order(self, order: Order, *, before_create: Callable[[], None] | None = None) -> tuple[str, bool]:
+        """The order's document number, and whether this call created it (False: the ERP already held it).
+
+        Up to ``orders.create_attempts`` creates, each after a lookup that shows the ERP does not hold the order
+        yet. A found document must be this order's (:func:`check_document`). ``before_create`` runs before every
+        create (the push step renews its claim there, and stops if it was lost).
+
+        :raises OrderError: the ERP refused the order's data, or holds another order under its reference.
+        """
+        attempts = self.settings.create_attempts
+        unclear: Exception | None = None
+        for attempt in range(1, attempts + 1):
+            found = self.find(order)
+            if found is not None:
+                check_document(order, found, external_order_no(order, self.settings))
+                if unclear is not None:
+                    log.info("order %s: the create whose answer was lost had stored %s", order.order_id, found.number)
+                return found.number, unclear is not None
+            if before_create is not None:
+                before_create()
+            try:
+                return self.create_checked(order)
+            except OrderError:
+                raise
+            except Exception as exc:
+                if attempt == attempts:
+                    raise
+                unclear = exc
+                pause = self.settings.create_pause_seconds * 2 ** (attempt - 1)
+                log.warning(
+                    "order %s: create %d/%d got no clear answer (%s); looking it up in %.1fs before trying again",
+                    order.order_id,
+                    attempt,
+                    attempts,
+                    _brief(exc),
+                    pause,
+                )
+                time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _brief(exc: BaseException) -> str:
+    from stock2shop_sync.redact import scrub
+
+    return f"{type(exc).__name__}: {scrub(str(exc))[:200]}"
+
+
+def _line_key(code: str | None, qty: float) -> tuple[str, float]:
+    return (code.strip().lower() if code is not None else "", round(float(qty), 4))
+
+
+def check_document(order: Order, found: Document, reference: str) -> None:
+    """A document found under the order's reference must be this order: the same lines (item codes, where the
+    ERP gives them, and quantities). Anything else (another channel's order with the same number, a document
+    entered by hand) is an error naming both, never an acknowledgement.
+
+    :raises OrderError: when the lines differ.
+    """
+    if found.lines is None:
+        return
+    with_codes = all(code is not None for code, _ in found.lines)
+    theirs = sorted(_line_key(code if with_codes else None, qty) for code, qty in found.lines)
+    ours = sorted(_line_key(line.sku if with_codes else None, line.qty) for line in order.lines)
+    if theirs != ours:
+
+        def show(lines: list[tuple[str, float]]) -> str:
+            return ", ".join(f"{qty:g} x {code}" if code else f"{qty:g}" for code, qty in lines) or "no lines"
+
+        raise OrderError(
+            f"order {order.order_id}: the ERP already holds document {found.number} under its reference "
+            f"{reference!r}, but that document is not this order (document: {show(theirs)}; order: {show(ours)}). "
+            "It may be another channel's order with the same number or one entered by hand; resolve it in the ERP "
+            "before this order can be raised"
+        )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stock2shop_sync.connectors.base import OrderSink
+from stock2shop_sync.connectors.base import Document, OrderSink
 from stock2shop_sync.hooks.rest_api import ApiError, RestApiHook, mask
 from stock2shop_sync.model.orders import OrderError, external_order_no, header_fields, line_fields
 
@@ -58,9 +58,12 @@ class EvolutionFreedomHook(RestApiHook):
         return f"{base}/freedom.core/{conn.schema}/SDK/Rest/{operation}", (conn.login or "", conn.password or "")
 
     def call(self, method: str, operation: str, **kwargs: Any) -> Any:
-        """One operation; 404 answers None, other 4xx raise with Freedom's message (not retryable)."""
+        """One operation; 404 answers None, other 4xx raise with Freedom's message (not retryable). A POST places
+        a document, so it is never sent again after an unclear answer (see :mod:`~stock2shop_sync.hooks.rest_api`)."""
         url, auth = self._target(operation)
-        response = self._send(method, url, auth=auth, handled=(400, 401, 403, 404, 422), **kwargs)
+        response = self._send(
+            method, url, auth=auth, handled=(400, 401, 403, 404, 422), idempotent=method != "POST", **kwargs
+        )
         if response.status_code in (401, 403):
             raise FreedomError(
                 f"Freedom refused the credentials of connection {self.freedom_conn_id!r}", status=response.status_code
@@ -88,9 +91,17 @@ class EvolutionFreedomOrderSink(OrderSink):
             )
         self.hook = EvolutionFreedomHook(config.orders.conn_id)
 
-    def find(self, order: Order) -> str | None:
+    def find(self, order: Order) -> Document | None:
         found = self.hook.call("GET", FIND_ORDER, params={"ExternalOrderNo": external_order_no(order, self.settings)})
-        return str(found["OrderNo"]) if found else None
+        if not found:
+            return None
+        lines = found.get("Lines")
+        return Document(
+            str(found["OrderNo"]),
+            tuple((str(line.get("StockCode")), float(line.get("Quantity") or 0)) for line in lines)
+            if isinstance(lines, list)
+            else None,
+        )
 
     def create(self, order: Order) -> str:
         header = header_fields(order, self.settings, self.document_type)

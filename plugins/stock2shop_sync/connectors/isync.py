@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stock2shop_sync.connectors.base import OrderSink, SourceConnector
+from stock2shop_sync.connectors.base import Document, OrderSink, SourceConnector
 from stock2shop_sync.hooks.isync import IsyncError, IsyncHook
 from stock2shop_sync.model.orders import OrderError, external_order_no, header_fields, line_fields
 
@@ -52,12 +52,21 @@ class IsyncOrderSink(OrderSink):
                         **mapping.orders.options}  # fmt: skip
         self.hook = IsyncHook(config.connection.conn_id, requests_per_minute=config.api.requests_per_minute)
 
-    def find(self, order: Order) -> str | None:
+    def find(self, order: Order) -> Document | None:
         reference = external_order_no(order, self.settings)
         answer = self.hook.get_json(self.options["path"], {"PONumber": reference})
         orders = answer.get(self.options["items_key"], []) if isinstance(answer, dict) else answer
         found = [o for o in orders if str(o.get("PONumber")) == reference]
-        return str(found[0]["OrderNumber"]) if found else None
+        if not found:
+            return None
+        identifier = self.options["order_line_item"]
+        lines = found[0].get("Lines")
+        return Document(
+            str(found[0]["OrderNumber"]),
+            tuple((str(line.get(identifier)), float(line.get("Units") or 0)) for line in lines)
+            if isinstance(lines, list)
+            else None,
+        )
 
     def create(self, order: Order) -> str:
         header = header_fields(order, self.settings, self.document_type)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stock2shop_sync.connectors.base import OrderSink, SourceConnector
+from stock2shop_sync.connectors.base import Document, OrderSink, SourceConnector
 from stock2shop_sync.hooks.sage_accounting import SageAccountingError, SageAccountingHook
 from stock2shop_sync.model.orders import OrderError, external_order_no, header_fields, line_fields
 from stock2shop_sync.model.pivots import join_columns, price_columns_from
@@ -134,6 +134,14 @@ GLOBAL_KEYS = {
 }
 
 
+def _document(record: dict[str, Any], number: str, lines_key: str, quantity: str) -> Document:
+    lines = record.get(lines_key)
+    return Document(
+        str(record[number]),
+        tuple((None, float(line.get(quantity) or 0)) for line in lines) if isinstance(lines, list) else None,
+    )
+
+
 def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -177,18 +185,20 @@ class SageAccountingOrderSink(OrderSink):
             self._ids[key] = found[0]["id"]
         return self._ids[key]
 
-    def find(self, order: Order) -> str | None:
+    def find(self, order: Order) -> Document | None:
+        """The document under the order's ``Reference``; its lines carry Sage's item ids, not the codes, so only
+        their quantities are compared with the order's."""
         reference = external_order_no(order, self.settings)
         if self.hook.region == "za":
             found = list(self.hook.list_za(self.service, odata_filter=f"Reference eq {_quoted(reference)}"))
-            return str(found[0]["DocumentNumber"]) if found else None
-        _, _, number = GLOBAL_KEYS[self.resource]
+            return _document(found[0], "DocumentNumber", "Lines", "Quantity") if found else None
+        _, lines_key, number = GLOBAL_KEYS[self.resource]
         found = [
             r
             for r in self.hook.list_global(self.resource, params={"search": reference})
             if r.get("reference") == reference
         ]
-        return str(found[0][number]) if found else None
+        return _document(found[0], number, lines_key, "quantity") if found else None
 
     def create(self, order: Order) -> str:
         header = header_fields(order, self.settings, self.document_type)

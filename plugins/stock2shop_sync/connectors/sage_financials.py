@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stock2shop_sync.connectors.base import OrderSink, SourceConnector
+from stock2shop_sync.connectors.base import Document, OrderSink, SourceConnector
 from stock2shop_sync.hooks.rest_api import mask
 from stock2shop_sync.model.canonical import MappingError
 from stock2shop_sync.model.orders import OrderError, external_order_no, header_fields, line_fields
@@ -113,7 +113,7 @@ class SageFinancialsOrderSink(OrderSink):
             self._ids[key] = records[0]["Id"]
         return self._ids[key]
 
-    def find(self, order: Order) -> str | None:
+    def find(self, order: Order) -> Document | None:
         o = self.o
         reference = external_order_no(order, self.settings)
         headers = self.sf.query(
@@ -124,7 +124,7 @@ class SageFinancialsOrderSink(OrderSink):
                 f"SELECT COUNT() FROM {o['line_object']} WHERE {o['line_parent_field']} = {_soql(header['Id'])}"
             )["totalSize"]
             if lines == len(order.lines):
-                return str(header["Name"])
+                return Document(str(header["Name"]))
             self._delete(header["Id"])  # half-written by an attempt that died: remove, then write it again
         return None
 

@@ -28,8 +28,8 @@ from contextlib import closing
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from stock2shop_sync.connectors.base import OrderSink, SourceConnector
-from stock2shop_sync.model.orders import OrderError, header_fields, line_fields
+from stock2shop_sync.connectors.base import Document, OrderSink, SourceConnector
+from stock2shop_sync.model.orders import OrderError, TransientOrderError, header_fields, line_fields
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -407,9 +407,12 @@ def bind(statement: str, values: dict[str, Any]) -> tuple[str, list[Any]]:
 class SqlOrderSink(OrderSink):
     """Raise an order with the mapping's ``orders.sql`` statements in one transaction.
 
-    The ``exists`` query runs first (an order already raised is returned, not raised again), then ``header`` and
-    ``lines`` (or ``procedure``) run, then ``exists`` again reads the number the database gave the document, and
-    only then does the transaction commit. A failure rolls everything back: the ERP never holds half an order.
+    Inside the transaction the ``exists`` query runs first (an order already raised is returned, not raised again),
+    then ``header`` and ``lines`` (or ``procedure``), then ``exists`` again reads the number the database gave the
+    document, and only then does the transaction commit. A failure rolls everything back: the ERP never holds half
+    an order. A commit whose answer was lost (the connection dropped) is resolved by the shared lookup before any
+    second attempt (:meth:`OrderSink.raise_order`). Database errors reach the ledger and Stock2Shop in words
+    (:mod:`~stock2shop_sync.connectors.sql_errors`), never as the driver's text with the order's values.
     """
 
     def __init__(self, config: Any, mapping: Any) -> None:
@@ -432,6 +435,8 @@ class SqlOrderSink(OrderSink):
         if self._conn is not None:
             try:
                 self._conn.close()
+            except Exception:  # a connection the server already dropped
+                log.debug("order connection already closed", exc_info=True)
             finally:
                 self._conn = None
 
@@ -444,16 +449,18 @@ class SqlOrderSink(OrderSink):
         rows = cursor.fetchall()
         return None if not rows or rows[0][0] is None else str(rows[0][0]).strip()
 
-    def find(self, order: Order) -> str | None:
+    def find(self, order: Order) -> Document | None:
         header, _ = self._values(order)
-        conn = self._connection()
         try:
+            conn = self._connection()
             with closing(conn.cursor()) as cursor:
-                return self._existing(cursor, header)
-        finally:
+                number = self._existing(cursor, header)
             conn.rollback()
+        except Exception as exc:  # noqa: BLE001 - re-raised in words
+            raise self._refused(order, exc) from None
+        return Document(number) if number else None
 
-    def raise_order(self, order: Order) -> tuple[str, bool]:
+    def create_checked(self, order: Order) -> tuple[str, bool]:
         header, lines = self._values(order)
         try:
             conn = self._connection()
@@ -477,15 +484,27 @@ class SqlOrderSink(OrderSink):
                     )
             conn.commit()
             return document, True
-        except BaseException as exc:
+        except OrderError:
             self._rollback()
-            import pyodbc
-
-            if isinstance(exc, (pyodbc.IntegrityError, pyodbc.DataError, pyodbc.ProgrammingError)):
-                # The database refused this order's data (a constraint, a type, a missing item): not transient.
-                detail = " ".join(str(a) for a in exc.args[1:] or exc.args)[:500]
-                raise OrderError(f"order {order.order_id}: the database refused it: {detail}") from None
             raise
+        except BaseException as exc:  # noqa: BLE001 - rolled back, re-raised in words
+            self._rollback()
+            raise self._refused(order, exc) from None
+
+    def _refused(self, order: Order, exc: BaseException) -> BaseException:
+        """The database error in words: an :class:`OrderError` when the order's data was refused, a
+        :class:`TransientOrderError` otherwise; the driver's own text goes to the task log only."""
+        import pyodbc
+
+        if not isinstance(exc, pyodbc.Error):
+            return exc
+        from stock2shop_sync.connectors.sql_errors import describe
+
+        error = describe(exc)
+        log.warning("order %s: the database answered %s", order.order_id, " ".join(map(str, exc.args))[:1000])
+        if error.data_error:
+            return OrderError(f"order {order.order_id}: the database refused it: {error.message}")
+        return TransientOrderError(f"order {order.order_id}: the database could not take it now: {error.message}")
 
     def _rollback(self) -> None:
         if self._conn is None:
@@ -496,7 +515,7 @@ class SqlOrderSink(OrderSink):
             self.close()
 
     def create(self, order: Order) -> str:
-        return self.raise_order(order)[0]
+        return self.create_checked(order)[0]
 
 
 IDENTITY = {

@@ -89,7 +89,7 @@ class IsyncHook(RestApiHook):
     def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``body`` to ``path``; a refused document raises (not retryable) with iSync's message."""
         url, auth = self._url(path)
-        response = self._send("POST", url, json=body, auth=auth, handled=(400, 401, 404, 409, 422))
+        response = self._send("POST", url, json=body, auth=auth, handled=(400, 401, 404, 409, 422), idempotent=False)
         if response.status_code == 401:
             raise IsyncError(f"iSync refused the credentials of connection {self.isync_conn_id!r}", status=401)
         if response.status_code >= 400:

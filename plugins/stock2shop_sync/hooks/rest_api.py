@@ -1,7 +1,16 @@
 """Base for hooks that read a REST API within its limits: one session, a rate limiter, retries.
 
-Retries 429 (honouring ``Retry-After``), 5xx and network errors with exponential backoff and jitter; never puts a
-URL or its query string in an error (API keys travel there); statuses a caller handles itself are returned, not raised.
+Two retry policies:
+
+* idempotent requests (reads, lookups) retry 429 (honouring ``Retry-After``), 5xx and network errors with
+  exponential backoff and jitter;
+* creates (``idempotent=False``) are sent again only after an answer that proves nothing was stored: a 429, or a
+  connection that could not be opened. Any other failure (a timeout, a reset, a 5xx, a broken read) may have
+  come after the server stored the document, so it is raised with ``maybe_stored`` set, and the caller looks the
+  document up before any second attempt (:meth:`~stock2shop_sync.connectors.base.OrderSink.raise_order`).
+
+Never puts a URL or its query string in an error (API keys travel there); statuses a caller handles itself are
+returned, not raised.
 """
 
 from __future__ import annotations
@@ -25,10 +34,38 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """A request failed. ``retryable`` says whether trying again later can help."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retryable: bool = False, maybe_stored: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        #: The request may have been carried out although it failed (a create must be looked up, not resent).
+        self.maybe_stored = maybe_stored
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether a ``requests`` failure happened before the request left: the connection could not be opened
+    (refused, no route, a connect timeout). Anything else may have reached the server."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen or current is None:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (NewConnectionError, ConnectTimeoutError)):
+            return True
+        if isinstance(current, BaseException):
+            stack += [*current.args, getattr(current, "reason", None), current.__cause__, current.__context__]
+    return False
 
 
 def mask(value: str | None) -> None:
@@ -81,9 +118,17 @@ class RestApiHook(BaseHook):
             self._session.headers.update({"Accept": "application/json", "User-Agent": "stock2shop-airflow/0.1"})
         return self._session
 
-    def _send(self, method: str, url: str, *, handled: tuple[int, ...] = (401,), **kwargs: Any) -> requests.Response:
-        """One request within the rate limit, retrying 429/5xx/network errors; ``handled`` statuses are
-        returned to the caller instead of raised."""
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        handled: tuple[int, ...] = (401,),
+        idempotent: bool = True,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One request within the rate limit, retried as the module docstring says; ``handled`` statuses are
+        returned to the caller instead of raised. ``idempotent=False`` for a create."""
         import requests
 
         attempt = 0
@@ -93,17 +138,25 @@ class RestApiHook(BaseHook):
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             except requests.RequestException as exc:
-                error = self.error_class(f"{type(exc).__name__} talking to {self.api_name}", retryable=True)
+                unsent = never_sent(exc)
+                error = self.error_class(
+                    f"{type(exc).__name__} talking to {self.api_name}"
+                    + ("" if unsent else " (the request may have been carried out)"),
+                    retryable=True,
+                    maybe_stored=not unsent,
+                )
                 response = None
             else:
                 if response.status_code < 400 or response.status_code in handled:
                     return response
+                status = response.status_code
                 error = self.error_class(
-                    f"{self.api_name} answered HTTP {response.status_code}: {scrub(response.text[:300])}",
-                    status=response.status_code,
-                    retryable=response.status_code == 429 or response.status_code >= 500,
+                    f"{self.api_name} answered HTTP {status}: {scrub(response.text[:300])}",
+                    status=status,
+                    retryable=status == 429 or status >= 500,
+                    maybe_stored=status >= 500,
                 )
-            if not error.retryable or attempt >= self.max_retries:
+            if not error.retryable or attempt >= self.max_retries or (error.maybe_stored and not idempotent):
                 raise error
             retry_after = response.headers.get("Retry-After") if response is not None else None
             delay = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else 0.0

@@ -261,6 +261,7 @@ class SageAccountingHook(RestApiHook):
             json=document,
             auth=(settings["login"], settings["password"]),
             handled=(400, 401, 404, 422),
+            idempotent=False,
         )
         if response.status_code == 401:
             raise SageAccountingError(
@@ -286,6 +287,7 @@ class SageAccountingHook(RestApiHook):
                 json=body,
                 headers=headers,
                 handled=(400, 401, 404, 422),
+                idempotent=False,
             )
             if response.status_code == 401:
                 token = self._refresh(settings, token)

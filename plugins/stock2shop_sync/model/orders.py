@@ -23,6 +23,11 @@ class OrderError(Exception):
     """An order that cannot be raised as it stands; the message names the order, the line and the field."""
 
 
+class TransientOrderError(Exception):
+    """The ERP could not take the order now (connection lost, a lock, a timeout): retried on later runs. The
+    message is already in words fit to send to Stock2Shop (no driver text with the order's values)."""
+
+
 @dataclass(frozen=True)
 class OrderLine:
     """One line of the ERP document: a product line, or the shipping item when ``is_shipping``."""
@@ -68,6 +73,7 @@ class Order:
     lines: tuple[OrderLine, ...]
     stated_total: float | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    channel_id: str = ""
 
     @property
     def products(self) -> tuple[OrderLine, ...]:
@@ -246,6 +252,7 @@ def parse_order(raw: Any, settings: OrderSettings, s2s_source_id: int) -> Order:
         lines=tuple(lines),
         stated_total=_number(stated, f"{label}: total") if stated not in (None, "") else None,
         raw=raw,
+        channel_id=_text(raw.get("channel_id")),
     )
 
 
@@ -296,12 +303,18 @@ def route_order(
 
 
 def external_order_no(order: Order, settings: OrderSettings) -> str:
-    """The reference the ERP document carries, used for the existence check: ``S2S-<order id>`` by default,
-    or the channel's order number when ``orders.use_channel_order_code``."""
+    """The reference the ERP document carries, by which the order is looked up: ``S2S-<order id>`` by default.
+
+    With ``orders.use_channel_order_code``, the channel's order number prefixed by the channel's id,
+    ``C<channel id>-<channel order code>``: two channels each have an order 1001, and a reference shared by two
+    orders would make the second one "found" as the first one's document and never raised.
+    """
     if settings.use_channel_order_code:
         if not order.channel_order_code:
             raise OrderError(f"order {order.order_id}: channel_order_code is blank but use_channel_order_code is on")
-        return order.channel_order_code
+        if not order.channel_id:
+            raise OrderError(f"order {order.order_id}: channel_id is blank but use_channel_order_code is on")
+        return f"C{order.channel_id}-{order.channel_order_code}"
     return f"S2S-{order.order_id}"
 
 

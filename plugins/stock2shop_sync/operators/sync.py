@@ -200,14 +200,22 @@ class PushOrdersOperator(BaseOperator):
             if _fail_fast(exc):
                 raise AirflowFailException(str(exc)) from exc
             raise
-        problems = result["problems"]
+        # Transient failures are retried by the next runs on their own; the task fails (and alerts) for a refusal
+        # of an order's data, which needs a person, and for a transient failure that has lasted too long.
+        problems = [p for p in result["problems"] if not p["transient"] or p["overdue"]]
+        for waiting in (p for p in result["problems"] if p not in problems):
+            self.log.warning(
+                "%s: %s, retried by a later run: %s", waiting["order"], waiting["outcome"], waiting["error"]
+            )
         if problems:
             context["ti"].xcom_push(key="return_value", value=result)  # the run report still sees the counts
             listing = "; ".join(f"{p['order']}: {p['outcome']}: {p['error']}" for p in problems[:20])
             message = f"{len(problems)} order(s) of {config.source_id} not raised: {listing}"
             if not any(p["transient"] for p in problems):
                 raise AirflowFailException(message)
-            raise RuntimeError(message)
+            raise RuntimeError(
+                f"{message} (failing for more than {config.orders.alert_after_minutes} minutes; still retried)"
+            )
         return result
 
 

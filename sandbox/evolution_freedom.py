@@ -2,7 +2,10 @@
 
 ``POST /freedom.core/{database}/SDK/Rest/SalesOrderPlaceOrder`` and ``GET .../SalesOrderLoadByExternalOrderNo``,
 with HTTP Basic auth; stock codes, warehouses and customer accounts are checked against a small company, as
-the SDK would (an unknown one is HTTP 400 with a message); orders are numbered SO0000001...
+the SDK would (an unknown one is HTTP 400 with a message); orders are numbered SO0000001... Every order placed is
+kept in ``orders`` as sent plus its ``OrderNo`` (the same order placed twice is kept twice: telling a repeat apart
+is the client's job), and the load answers the first one with that ``ExternalOrderNo``, its ``Lines`` included.
+Faults are injected with :mod:`sandbox.faults` (``faults``, or ``POST /sandbox/faults`` while it runs).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from sandbox.faults import FaultSettings, install
 
 
 @dataclass
@@ -29,8 +34,10 @@ class FreedomState:
     orders: list[dict[str, Any]] = field(default_factory=list)
 
 
-def create_freedom_app(state: FreedomState) -> FastAPI:
+def create_freedom_app(state: FreedomState, faults: FaultSettings | None = None) -> FastAPI:
+    """The stand-in over ``state``; ``faults`` (or ``POST /sandbox/faults`` later) injects failures."""
     app = FastAPI(title="Evolution Freedom stand-in")
+    install(app, faults)
     base = "/freedom.core/{database}/SDK/Rest"
 
     def refused(request: Request, database: str) -> JSONResponse | None:

@@ -1,10 +1,21 @@
-"""Fault injection for the local API stand-ins (the Stock2Shop sandbox, iSync, ...), switchable per test.
+"""Fault injection for the local API stand-ins (the Stock2Shop sandbox, iSync, Evolution Freedom, Sage Accounting,
+Salesforce), switchable per test.
 
 :class:`FaultInjector` decides, request by request, whether to fault a response and how; :func:`install` puts it in
 front of a FastAPI app as ASGI middleware and adds ``GET``/``POST /sandbox/faults`` to read its counts and change its
 settings while the server runs. Decisions come from a seeded :class:`random.Random`, in order of arrival: the n-th
 request faulted gets the same kind in every run with the same seed (under concurrency the arrival order itself may
 differ). Kinds are dealt from a shuffled deck, so every kind occurs about equally often.
+
+Which requests may be faulted: those whose path (relative to the app, see below) starts with one of
+:attr:`FaultSettings.paths` and with none of :attr:`FaultSettings.exclude`, and, when :attr:`FaultSettings.methods`
+is given, whose HTTP method is one of them (``methods=("POST",)`` faults an order sink's creates and leaves its
+look-ups alone). Only those are counted in ``requests``.
+
+Each app faults on its own. An app mounted under a prefix (``app.mount("/isync", ...)``, as ``python -m sandbox
+--with-stand-ins`` does) matches paths without that prefix and is controlled at ``{prefix}/sandbox/faults``; the app
+it is mounted in leaves requests under the prefix to it, so the Stock2Shop sandbox's faults never touch a mounted
+stand-in and the reverse.
 
 Kinds (``FAULT_KINDS``):
 
@@ -34,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.routing import Mount
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
@@ -66,6 +78,8 @@ class FaultSettings:
     :param seed: seeds the decisions, so a run is reproducible.
     :param paths: only requests whose path starts with one of these are faulted.
     :param exclude: never faulted (the read-back and control endpoints).
+    :param methods: when given, only requests with one of these HTTP methods are faulted (any case; kept upper-case),
+        e.g. ``("POST",)`` for an order sink's creates; empty: any method.
     :param retry_after: seconds sent as ``Retry-After`` with an injected 429.
     :param hang: seconds a ``timeout`` fault keeps the client waiting (longer than its timeout).
     :param slow: seconds a ``slow`` fault delays a normal answer.
@@ -77,6 +91,7 @@ class FaultSettings:
     seed: int = 0
     paths: tuple[str, ...] = ("/",)
     exclude: tuple[str, ...] = ("/sandbox/", "/health", "/docs", "/openapi.json")
+    methods: tuple[str, ...] = ()
     retry_after: float = 0.1
     hang: float = 3.0
     slow: float = 0.3
@@ -86,6 +101,8 @@ class FaultSettings:
         self.kinds = tuple(self.kinds)
         self.paths = tuple(self.paths)
         self.exclude = tuple(self.exclude)
+        # A lone string (``"POST"`` from a JSON body) is one method, not its letters.
+        self.methods = tuple(m.upper() for m in ((self.methods,) if isinstance(self.methods, str) else self.methods))
         unknown = set(self.kinds) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")
@@ -111,14 +128,17 @@ class FaultInjector:
             self.by_path: Counter[str] = Counter()
             self._token_uses: Counter[str] = Counter()
 
-    def applies_to(self, path: str) -> bool:
-        """Whether requests to ``path`` may be faulted."""
+    def applies_to(self, path: str, method: str) -> bool:
+        """Whether a ``method`` request to ``path`` (relative to the app) may be faulted."""
         s = self.settings
+        if s.methods and method.upper() not in s.methods:
+            return False
         return path.startswith(s.paths) and not path.startswith(s.exclude)
 
-    def decide(self, path: str) -> str | None:
-        """The fault for this request, or None; counts the request."""
-        if not self.applies_to(path):
+    def decide(self, path: str, method: str) -> str | None:
+        """The fault for a ``method`` request to ``path`` (relative to the app), or None; counts the request when
+        it may be faulted."""
+        if not self.applies_to(path, method):
             return None
         with self._lock:
             self.requests += 1
@@ -165,18 +185,50 @@ async def _answer(send: Send, status: int, body: dict[str, Any], headers: dict[s
     await send({"type": "http.response.body", "body": payload})
 
 
-class FaultMiddleware:
-    """ASGI middleware that applies :meth:`FaultInjector.decide` to every HTTP request."""
+def _app_path(scope: Scope) -> str:
+    """The request's path relative to the app: without the ``root_path`` a mount (or a proxy prefix) put in front,
+    so one stand-in's settings and counts read the same whether it is served alone or mounted under a prefix."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :] or "/"
+    return path
 
-    def __init__(self, app: Any, injector: FaultInjector) -> None:
+
+class FaultMiddleware:
+    """ASGI middleware that applies :meth:`FaultInjector.decide` to every HTTP request.
+
+    :param owner: the app it is installed in; requests under a sub-app mounted in it that has faults of its own
+        (``state.faults``) are left to that sub-app, so each stand-in is faulted only by its own settings.
+    """
+
+    def __init__(self, app: Any, injector: FaultInjector, owner: Any = None) -> None:
         self.app = app
         self.injector = injector
+        self.owner = owner
+        self._mounts: tuple[int, tuple[str, ...]] = (-1, ())
+
+    def _delegated(self, path: str) -> bool:
+        """Whether ``path`` goes to a mounted sub-app that injects its own faults."""
+        routes = getattr(self.owner, "routes", None)
+        if not routes:
+            return False
+        if self._mounts[0] != len(routes):  # mounts are made before serving; recomputed if routes are added
+            prefixes = tuple(
+                route.path
+                for route in routes
+                if isinstance(route, Mount)
+                and isinstance(getattr(getattr(route.app, "state", None), "faults", None), FaultInjector)
+            )
+            self._mounts = (len(routes), prefixes)
+        return any(path == prefix or path.startswith(prefix + "/") for prefix in self._mounts[1])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        kind = self.injector.decide(scope["path"])
+        path = _app_path(scope)
+        kind = None if self._delegated(path) else self.injector.decide(path, scope["method"])
         settings = self.injector.settings
         if kind is None:
             await self.app(scope, receive, send)
@@ -228,9 +280,10 @@ class _QuietAbort(logging.Filter):
 def install(app: FastAPI, settings: FaultSettings | None = None) -> FaultInjector:
     """Put a :class:`FaultInjector` in front of ``app`` (also as ``app.state.faults``) and add
     ``GET /sandbox/faults`` (settings and counts) and ``POST /sandbox/faults`` (new settings, counts reset; body:
-    :class:`FaultSettings` fields, ``{}`` turns faults off)."""
+    :class:`FaultSettings` fields, ``{}`` turns faults off). Mounted under a prefix, both are under it too
+    (``{prefix}/sandbox/faults``)."""
     injector = FaultInjector(settings)
-    app.add_middleware(FaultMiddleware, injector=injector)
+    app.add_middleware(FaultMiddleware, injector=injector, owner=app)
     app.state.faults = injector
     logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietAbort) for f in logger.filters):

@@ -2,7 +2,10 @@
 ``modifiedSince``; records carry the field names of Stock2Shop's iSync map (Style, SKU, Size, Colour,
 AvailableUnits, RetailSellingPrice, SellingPrice, WebSale, ...). Orders: ``POST /api/orders`` with ``PONumber``,
 ``CustomerCode``, ``DeliveryDetail`` and ``Lines`` of ``ProductStockID`` (a SKU or a service item), ``Units``,
-``SellingPrice``; answers the order with its ``OrderNumber``; ``GET /api/orders?PONumber=`` finds one."""
+``SellingPrice``; answers the order with its ``OrderNumber``; ``GET /api/orders?PONumber=`` finds the orders with
+that ``PONumber`` (``{"Orders": [...]}``, each as sent, ``Lines`` included, plus its ``OrderNumber``). Every order
+created is kept in ``orders``, a repeat too: telling a repeat apart is the client's job. Faults are injected with
+:mod:`sandbox.faults` (``faults``, or ``POST /sandbox/faults`` while it runs)."""
 
 from __future__ import annotations
 

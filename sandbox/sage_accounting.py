@@ -9,12 +9,16 @@ the caller is blocked (as Sage blocks the IP for an hour).
 Orders (both APIs, the documents Stock2Shop raises): v2.0.0 ``POST /api/2.0.0/{SalesOrder|TaxInvoice|Quote}/Save``
 with ``{"CustomerId", "Date", "Reference", "Message", "Lines": [{"SelectionId", "Description", "Quantity",
 "UnitPriceExclusive", "TaxTypeId", "Discount"}]}`` answering the saved document with its ``DocumentNumber``
-(``SO``/``INV``/``QUO`` + 7 digits) and ``Exclusive`` total, and ``GET .../Get?$filter=Reference eq '...'``; v3.1
-``POST /v3.1/sales_invoices|sales_quotes`` with ``{"sales_invoice": {"contact_id", "date", "reference",
-"invoice_lines": [{"product_id", "quantity", "unit_price", ...}]}}`` (or ``sales_quote``/``quote_lines``) answering
-201 with ``invoice_number``/``quote_number`` and ``net_amount``, and ``GET`` with ``search``. Unknown customers or
-items are refused (v2.0.0: HTTP 400 ``{"Message"}``; v3.1: 422 with ``$message``); ``throttle_next`` applies to
-the POST too. ``documents`` keeps what was raised, so tests can count one document per reference.
+(``SO``/``INV``/``QUO`` + 7 digits) and ``Exclusive`` total, and ``GET .../Get?$filter=Reference eq '...'``
+answering the saved documents, ``Lines`` included; v3.1 ``POST /v3.1/sales_invoices|sales_quotes`` with
+``{"sales_invoice": {"contact_id", "date", "reference", "invoice_lines": [{"product_id", "quantity", "unit_price",
+...}]}}`` (or ``sales_quote``/``quote_lines``) answering 201 with ``invoice_number``/``quote_number`` and
+``net_amount``, each line also given its ``product`` link (``{"id", "displayed_as", "$path"}``, as v3.1 answers a
+line), and ``GET`` with ``search`` answering the same documents in ``$items``. Unknown customers or items are
+refused (v2.0.0: HTTP 400 ``{"Message"}``; v3.1: 422 with ``$message``); ``throttle_next`` applies to the POST
+too. ``documents`` keeps every document raised, a repeat too (telling a repeat apart is the client's job), so tests
+can count the documents per reference. Faults are injected with :mod:`sandbox.faults` (``faults``, or ``POST
+/sandbox/faults`` while it runs; under ``python -m sandbox --with-stand-ins``, ``POST /sage/sandbox/faults``).
 
 Global v3.1: ``POST /token`` (refresh-token grant; the refresh token rotates and a used one is refused),
 ``GET /v3.1/stock_items`` and ``/v3.1/contacts`` with a bearer token that expires after ``token_lifetime``
@@ -36,6 +40,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from sandbox.faults import FaultSettings, install
 
 
 @dataclass
@@ -95,9 +101,10 @@ def _odata(records: list[dict[str, Any]], expression: str | None) -> list[dict[s
     return out
 
 
-def create_sage_app(state: SageState) -> FastAPI:
-    """The app serving ``state``."""
+def create_sage_app(state: SageState, faults: FaultSettings | None = None) -> FastAPI:
+    """The app serving ``state``; ``faults`` (or ``POST /sandbox/faults`` later) injects failures."""
     app = FastAPI(title="Sage Accounting stand-in")
+    install(app, faults)
 
     def count_za() -> bool:
         """Count a request in the sliding window; False when it is one too many (the caller is then blocked)."""
@@ -228,7 +235,7 @@ def create_sage_app(state: SageState) -> FastAPI:
             selected = [r for r in selected if any(search.lower() in str(r.get(k, "")).lower() for k in keys)]
         if since := params.get("updated_or_created_since"):
             moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
-            selected = [r for r in records if datetime.fromisoformat(r["updated_at"].replace("Z", "+00:00")) >= moment]
+            selected = [r for r in selected if datetime.fromisoformat(r["updated_at"].replace("Z", "+00:00")) >= moment]
         page = int(params.get("page", 1))
         chunk = selected[(page - 1) * per_page : page * per_page]
         extra = f"&updated_or_created_since={since}" if since else ""
@@ -278,7 +285,7 @@ def create_sage_app(state: SageState) -> FastAPI:
         key, lines_key, number_key, prefix = GLOBAL_DOCUMENTS[resource]
         body = (await request.json()).get(key) or {}
         contacts = {c["id"] for c in state.contacts}
-        products = {i["id"] for i in state.stock_items}
+        products = {i["id"]: i for i in state.stock_items}
         if body.get("contact_id") not in contacts:
             return JSONResponse(
                 [
@@ -304,13 +311,24 @@ def create_sage_app(state: SageState) -> FastAPI:
                     ],
                     status_code=422,
                 )
+        # As v3.1 answers a line: the product it sold as a link (the request's product_id is echoed as well).
+        lines = [
+            {
+                **line,
+                "product": {
+                    "id": line["product_id"],
+                    "displayed_as": products[line["product_id"]]["description"],
+                    "$path": f"/products/{line['product_id']}",
+                },
+            }
+            for line in body.get(lines_key) or []
+        ]
         with state.lock:
             documents = state.documents.setdefault(resource, [])
-            net = sum(
-                x["quantity"] * x["unit_price"] - (x.get("discount_amount") or 0) for x in body.get(lines_key) or []
-            )
+            net = sum(x["quantity"] * x["unit_price"] - (x.get("discount_amount") or 0) for x in lines)
             saved = {
                 **body,
+                lines_key: lines,
                 "net_amount": round(net, 2),
                 "id": f"{prefix}{len(documents) + 1}",
                 number_key: f"{prefix}{len(documents) + 1:05d}",

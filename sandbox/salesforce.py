@@ -6,7 +6,10 @@ SOQL the mapping sends: ``FROM Product2`` or ``FROM PricebookEntry``, and ``Last
 for any other object, ``Field = 'value'`` conditions joined by AND, and ``SELECT COUNT()``. Orders: ``POST
 /services/data/v{version}/sobjects/{object}/`` creates a record (lookups to Account and Product2 ids are checked,
 as Salesforce's FIELD_INTEGRITY_EXCEPTION would), ``DELETE .../sobjects/{object}/{id}`` removes one; created
-documents get an auto-number ``Name``. Served over TLS, because simple-salesforce only speaks https.
+documents get an auto-number ``Name``. Ids and auto-numbers are never reused, as Salesforce's are not, also after a
+delete; the same create sent twice makes two records (telling a repeat apart is the client's job), all kept in
+``records``. Served over TLS, because simple-salesforce only speaks https. Faults are injected with
+:mod:`sandbox.faults` (``faults``, or ``POST /sandbox/faults`` while it runs).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from sandbox.faults import FaultSettings, install
 
 
 @dataclass
@@ -32,6 +37,10 @@ class SalesforceState:
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: lookup fields checked on create: object -> {field: object it must point at}
     lookups: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: records created so far per object, for ids and auto-numbers that a delete does not bring back
+    created: dict[str, int] = field(default_factory=dict)
+    #: per object, the digits after ``a`` that start its record ids (the object's key prefix)
+    key_prefixes: dict[str, int] = field(default_factory=dict)
 
 
 _SINCE = re.compile(r"LastModifiedDate\s*>\s*(\S+)", re.IGNORECASE)
@@ -39,8 +48,10 @@ _FROM = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
 _EQUALS = re.compile(r"(\w+)\s*=\s*'((?:[^'\\]|\\.)*)'")
 
 
-def create_salesforce_app(state: SalesforceState) -> FastAPI:
+def create_salesforce_app(state: SalesforceState, faults: FaultSettings | None = None) -> FastAPI:
+    """The stand-in over ``state``; ``faults`` (or ``POST /sandbox/faults`` later) injects failures."""
     app = FastAPI(title="Salesforce stand-in")
+    install(app, faults)
 
     def authorised(request: Request) -> bool:
         return request.headers.get("authorization", "") == f"Bearer {state.session_id}"
@@ -91,9 +102,13 @@ def create_salesforce_app(state: SalesforceState) -> FastAPI:
                       "errorCode": "FIELD_INTEGRITY_EXCEPTION", "fields": [field_name]}],
                     status_code=400,
                 )  # fmt: skip
-        records = state.records.setdefault(name, [])
-        record_id = f"a0{len(state.records):01d}{len(records) + 1:012d}"
-        records.append({"attributes": {"type": name}, **body, "Id": record_id, "Name": f"TD-{len(records) + 1:06d}"})
+        # No await from here on: concurrent creates on the event loop cannot interleave and share a number.
+        prefix = state.key_prefixes.setdefault(name, len(state.key_prefixes) + 1)
+        # Records put in ``records`` by hand before the first create count as created.
+        number = state.created[name] = state.created.get(name, len(state.records.get(name, []))) + 1
+        record_id = f"a{prefix:02d}{number:012d}"
+        record = {"attributes": {"type": name}, **body, "Id": record_id, "Name": f"TD-{number:06d}"}
+        state.records.setdefault(name, []).append(record)
         return JSONResponse({"id": record_id, "success": True, "errors": []}, status_code=201)
 
     @app.delete("/services/data/{version}/sobjects/{name}/{record_id}")

@@ -334,12 +334,16 @@ class OrderSql(_Strict):
     ``exists`` returns the ERP document number of an order already raised (first column of the first row) and
     is run before anything is written and again after, to read the number the database assigned.
     Either ``header`` (+ ``lines``, run once per line) or ``procedure`` (run once per line) raise the order.
+    ``document_lines`` (optional; every shipped preset has it) returns the item code and quantity of each line of
+    the document ``exists`` found (parameters: the order's, and ``:document_number``): a document found under
+    the order's reference that holds other lines is then refused as not this order's.
     """
 
     exists: str
     header: str | None = None
     lines: str | None = None
     procedure: str | None = None
+    document_lines: str | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> OrderSql:
@@ -482,6 +486,8 @@ class ApiSettings(_Strict):
     requests_per_day: int | None = Field(default=None, gt=0)
     page_size: int | None = Field(default=None, gt=0)
     overlap_minutes: int = Field(default=5, ge=0)
+    #: Seconds one request may take (reads and order creates); a create that times out is looked up, not resent.
+    timeout_seconds: float = Field(default=60.0, gt=0, le=600)
 
 
 class OrderInbox(_Strict):
@@ -532,6 +538,8 @@ class OrderSettings(_Strict):
     create_attempts: int = Field(default=3, ge=1, le=10)
     #: Seconds to wait before the lookup that follows an unclear answer to a create (doubled each time).
     create_pause_seconds: float = Field(default=1.0, ge=0, le=60)
+    #: After a create timed out, the ERP may still be storing it: the order is looked up again only after this.
+    settle_seconds: int = Field(default=300, ge=0, le=86_400)
     #: After a transient failure the order waits this long before the next try, doubling up to an hour.
     retry_backoff_seconds: int = Field(default=60, ge=0, le=3_600)
     #: A run alerts (fails its push task) once an order has been failing transiently for this long.

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from stock2shop_sync.inbox import InboxItem
 from stock2shop_sync.model.orders import (
     OrderError,
+    OutcomeUnknown,
     TransientOrderError,
     external_order_no,
     parse_order,
@@ -123,7 +124,7 @@ def push_orders(
     ``owner`` is this run's claim token (a fresh one by default).
     """
     ensure_takes_orders(config)
-    run = _Run(config, inbox, sink, store, sources_by_s2s_id, dry_run, owner or uuid.uuid4().hex)
+    run = _Run(config, inbox, sink, store, sources_by_s2s_id, dry_run, owner or uuid.uuid4().hex, _now())
     report = PushReport(config.source_id)
     items = inbox.pending()
     items += _retried(config, store, {item.order_id for item in items if item.order_id})
@@ -205,6 +206,8 @@ class _Run:
     sources_by_s2s_id: Mapping[int, SourceConfig] | None
     dry_run: bool
     owner: str
+    #: When the pending list was read: an order another run acknowledged after it is done, not claimed again.
+    listed_at: datetime
     held: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -252,10 +255,23 @@ class _Run:
             )
 
         entry = self.store.claim(
-            self.source_id, item.order_id, reference, owner=self.owner, lease_seconds=settings.claim_seconds
+            self.source_id,
+            item.order_id,
+            reference,
+            owner=self.owner,
+            lease_seconds=settings.claim_seconds,
+            listed_at=self.listed_at,
         )
         if entry is None:
-            return OrderOutcome(item.where, item.order_id, "claimed", error="another run is working on it")
+            now = self.store.entry(self.source_id, item.order_id)
+            done = now is not None and now.status == "acknowledged"
+            return OrderOutcome(
+                item.where,
+                item.order_id,
+                "claimed",
+                now.document_number if done and now else None,
+                "another run raised it" if done else "another run is working on it",
+            )
         if problem is not None or order is None:
             return self._failed(item, entry, problem or "unreadable order", transient=False)
 
@@ -272,7 +288,8 @@ class _Run:
         except OrderError as exc:
             return self._failed(item, entry, str(exc), transient=False)
         except Exception as exc:  # noqa: BLE001 - the ERP or network failed: retried on later runs
-            return self._failed(item, entry, _transient_words(exc), transient=True)
+            unsettled = isinstance(exc, OutcomeUnknown)
+            return self._failed(item, entry, _transient_words(exc), transient=True, unsettled=unsettled)
         self.store.record(self.source_id, item.order_id, "raised", document_number=document, owner=self.owner)
         try:
             self.inbox.acknowledge(item, document, order.customer_code)
@@ -293,7 +310,9 @@ class _Run:
         limit = timedelta(minutes=self.config.orders.alert_after_minutes)
         return entry.failing_since is not None and _now() - entry.failing_since >= limit
 
-    def _failed(self, item: InboxItem, entry: LedgerEntry, error: str, *, transient: bool) -> OrderOutcome:
+    def _failed(
+        self, item: InboxItem, entry: LedgerEntry, error: str, *, transient: bool, unsettled: bool = False
+    ) -> OrderOutcome:
         """Record a failed attempt. Only refusals of the order's data count towards giving up: after a transient
         failure the ERP may hold the document (the failure came after its commit) and only a later attempt's
         lookup can tell, so those are retried on every run, after a pause that doubles up to an hour."""
@@ -303,6 +322,8 @@ class _Run:
         if transient:
             streak = entry.transient_failures + 1
             pause = min(settings.retry_backoff_seconds * 2 ** (streak - 1), 3_600)
+            if unsettled:
+                pause = max(pause, settings.settle_seconds)
             fields: dict[str, Any] = {
                 "transient_failures": streak,
                 "failing_since": entry.failing_since or now,

@@ -154,8 +154,16 @@ def safe_url(url: str) -> str:
 
 
 def _sqlalchemy_url(uri: str) -> str:
-    # Airflow writes postgres:// for conn_type postgres; SQLAlchemy wants postgresql://.
-    return "postgresql" + uri[len("postgres") :] if uri.startswith("postgres://") else uri
+    """Airflow writes ``postgres://`` for conn_type postgres, SQLAlchemy wants ``postgresql://``; and a URL that
+    names no driver gets the one installed (SQLAlchemy 2.1 assumes psycopg 3; Airflow ships psycopg2)."""
+    if uri.startswith("postgres://"):
+        uri = "postgresql" + uri[len("postgres") :]
+    if uri.startswith("postgresql://"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+            uri = "postgresql+psycopg2" + uri[len("postgresql") :]
+    return uri
 
 
 _ENGINES: dict[str, sa.Engine] = {}
@@ -219,7 +227,7 @@ class StateStore:
         self.where = "the given URL"
         if url is None:
             url, self.where = configured_url()
-        self.url = url
+        self.url = _sqlalchemy_url(url)
         self.engine = _engine(self.url, self.where)
 
     def describe(self) -> str:
@@ -243,7 +251,14 @@ class StateStore:
             return [_entry(r) for r in conn.execute(query.order_by(order_ledger.c.order_id))]
 
     def claim(
-        self, source_id: str, order_id: str, external_order_no: str | None, *, owner: str, lease_seconds: float
+        self,
+        source_id: str,
+        order_id: str,
+        external_order_no: str | None,
+        *,
+        owner: str,
+        lease_seconds: float,
+        listed_at: datetime | None = None,
     ) -> LedgerEntry | None:
         """Claim an order for one attempt (status ``raising``, attempts + 1) before the ERP is touched.
 
@@ -251,7 +266,10 @@ class StateStore:
         lease has expired) and the order is not given up. Two runners racing for a new order both try to insert
         its row; the primary key lets one win.
 
-        :returns: the entry as claimed, or None when another runner holds it (or it is given up).
+        ``listed_at``: when this runner read its pending list; an order another runner acknowledged since then is
+        not claimed (it was pending when listed, and is done now).
+
+        :returns: the entry as claimed, or None when another runner holds it (or it is given up, or done since).
         """
         now = _now()
         values = {
@@ -264,11 +282,13 @@ class StateStore:
         if external_order_no is not None:
             values["external_order_no"] = external_order_no
         free = sa.or_(order_ledger.c.owner.is_(None), order_ledger.c.lease_until < now)
+        open_ = order_ledger.c.status != "gave_up"
+        if listed_at is not None:
+            done_since = sa.and_(order_ledger.c.status == "acknowledged", order_ledger.c.updated_at >= listed_at)
+            open_ = sa.and_(open_, sa.not_(done_since))
         with self.engine.begin() as conn:
             taken = conn.execute(
-                order_ledger.update()
-                .where(self._key(source_id, order_id), free, order_ledger.c.status != "gave_up")
-                .values(**values)
+                order_ledger.update().where(self._key(source_id, order_id), free, open_).values(**values)
             ).rowcount
         if not taken:
             if self.entry(source_id, order_id) is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from stock2shop_sync.model.canonical import MappingError, to_canonical, total_qty
-from stock2shop_sync.model.orders import OrderError, external_order_no
+from stock2shop_sync.model.orders import OrderError, OutcomeUnknown, external_order_no
 from stock2shop_sync.model.pivots import (
     KEY,
     PivotError,
@@ -239,8 +239,10 @@ class OrderSink:
         """The order's document number, and whether this call created it (False: the ERP already held it).
 
         Up to ``orders.create_attempts`` creates, each after a lookup that shows the ERP does not hold the order
-        yet. A found document must be this order's (:func:`check_document`). ``before_create`` runs before every
-        create (the push step renews its claim there, and stops if it was lost).
+        yet. A create that timed out ends the attempts of this run (:class:`OutcomeUnknown`): the ERP may still be
+        storing it, and a later run looks it up. A found document must be this order's (:func:`check_document`).
+        ``before_create`` runs before every create (the push step renews its claim there, and stops if it was
+        lost).
 
         :raises OrderError: the ERP refused the order's data, or holds another order under its reference.
         """
@@ -260,6 +262,11 @@ class OrderSink:
             except OrderError:
                 raise
             except Exception as exc:
+                if in_flight(exc):
+                    raise OutcomeUnknown(
+                        f"order {order.order_id}: the create got no answer in time ({_brief(exc)}); the ERP may "
+                        f"still be storing it, so it is looked up after {self.settings.settle_seconds}s, not resent"
+                    ) from exc
                 if attempt == attempts:
                     raise
                 unclear = exc
@@ -274,6 +281,18 @@ class OrderSink:
                 )
                 time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def in_flight(exc: BaseException) -> bool:
+    """Whether a failed create may still be under way at the ERP: the client gave up waiting (a read timeout) or
+    a gateway did (502, 504). A lookup right after proves nothing then."""
+    if getattr(exc, "in_flight", False):
+        return True
+    if getattr(exc, "status", None) in (502, 504):
+        return True
+    import requests
+
+    return isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectTimeout)
 
 
 def _brief(exc: BaseException) -> str:

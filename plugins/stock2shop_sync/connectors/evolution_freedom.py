@@ -89,7 +89,7 @@ class EvolutionFreedomOrderSink(OrderSink):
                 f"source {config.source_id}: the evolution_freedom sink needs orders.conn_id (the Freedom service's "
                 "HTTP connection)"
             )
-        self.hook = EvolutionFreedomHook(config.orders.conn_id)
+        self.hook = EvolutionFreedomHook(config.orders.conn_id, timeout=config.api.timeout_seconds)
 
     def find(self, order: Order) -> Document | None:
         found = self.hook.call("GET", FIND_ORDER, params={"ExternalOrderNo": external_order_no(order, self.settings)})

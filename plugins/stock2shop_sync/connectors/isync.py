@@ -24,7 +24,11 @@ class IsyncConnector(SourceConnector):
 
     def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
         assert self.config.connection is not None
-        hook = IsyncHook(self.config.connection.conn_id, requests_per_minute=self.config.api.requests_per_minute)
+        hook = IsyncHook(
+            self.config.connection.conn_id,
+            requests_per_minute=self.config.api.requests_per_minute,
+            timeout=self.config.api.timeout_seconds,
+        )
         options = dict(self.mapping.entity(entity).options)
         if self.config.api.page_size:
             options["page_size"] = self.config.api.page_size
@@ -50,7 +54,11 @@ class IsyncOrderSink(OrderSink):
         assert config.connection is not None
         self.options = {"path": "/api/orders", "items_key": "Orders", "order_line_item": "ProductStockID",
                         **mapping.orders.options}  # fmt: skip
-        self.hook = IsyncHook(config.connection.conn_id, requests_per_minute=config.api.requests_per_minute)
+        self.hook = IsyncHook(
+            config.connection.conn_id,
+            requests_per_minute=config.api.requests_per_minute,
+            timeout=config.api.timeout_seconds,
+        )
 
     def find(self, order: Order) -> Document | None:
         reference = external_order_no(order, self.settings)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from stock2shop_sync.connectors.base import Document, OrderSink, SourceConnector
-from stock2shop_sync.hooks.sage_accounting import SageAccountingError, SageAccountingHook
+from stock2shop_sync.hooks.sage_accounting import SageAccountingError, SageAccountingHook, SageAuthError
 from stock2shop_sync.model.orders import OrderError, external_order_no, header_fields, line_fields
 from stock2shop_sync.model.pivots import join_columns, price_columns_from
 
@@ -59,6 +59,7 @@ class SageAccountingConnector(SourceConnector):
             region=api.region or "za",
             requests_per_minute=api.requests_per_minute,
             requests_per_day=api.requests_per_day,
+            timeout=api.timeout_seconds,
         )
 
     def read_raw(self, entity: str, *, limit: int | None = None, since: datetime | None = None) -> pd.DataFrame:
@@ -250,7 +251,7 @@ class SageAccountingOrderSink(OrderSink):
             }
             return str(self.hook.create_global(self.resource, body)[number])
         except SageAccountingError as exc:
-            if exc.retryable or exc.status == 401:
+            if exc.retryable or exc.status == 401 or isinstance(exc, SageAuthError):
                 raise
             raise OrderError(f"order {order.order_id}: {exc}") from None
 

@@ -78,6 +78,18 @@ class SageFinancialsConnector(SourceConnector):
         return frame if limit is None else frame.head(limit)
 
 
+def _bound(session: Any, seconds: float) -> None:
+    """Give every request of simple-salesforce's session a timeout (it sets none): a hung Salesforce call must
+    fail, so the order is looked up and tried again, instead of holding the task for ever."""
+    send = session.request
+
+    def request(method: str, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", seconds)
+        return send(method, url, **kwargs)
+
+    session.request = request
+
+
 def _soql(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -102,6 +114,7 @@ class SageFinancialsOrderSink(OrderSink):
     def sf(self) -> Any:
         if self._sf is None:
             self._sf = self.connector.hook().get_conn()
+            _bound(self._sf.session, self.config.api.timeout_seconds)
         return self._sf
 
     def _lookup(self, obj: str, field: str, value: str, what: str, order: Order) -> str:

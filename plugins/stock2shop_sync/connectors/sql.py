@@ -28,7 +28,7 @@ from contextlib import closing
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from stock2shop_sync.connectors.base import Document, OrderSink, SourceConnector
+from stock2shop_sync.connectors.base import Document, OrderSink, SourceConnector, check_document
 from stock2shop_sync.model.orders import OrderError, TransientOrderError, header_fields, line_fields
 
 if TYPE_CHECKING:
@@ -449,26 +449,36 @@ class SqlOrderSink(OrderSink):
         rows = cursor.fetchall()
         return None if not rows or rows[0][0] is None else str(rows[0][0]).strip()
 
+    def _document(self, cursor: Any, header: dict[str, Any]) -> Document | None:
+        """The document ``exists`` finds, with its lines when the mapping says how to read them."""
+        number = self._existing(cursor, header)
+        if number is None or not self.sql.document_lines:
+            return Document(number) if number else None
+        cursor.execute(*bind(self.sql.document_lines, {**header, "document_number": number}))
+        lines = tuple((None if code is None else str(code), float(qty or 0)) for code, qty in cursor.fetchall())
+        return Document(number, lines)
+
     def find(self, order: Order) -> Document | None:
         header, _ = self._values(order)
         try:
             conn = self._connection()
             with closing(conn.cursor()) as cursor:
-                number = self._existing(cursor, header)
+                found = self._document(cursor, header)
             conn.rollback()
         except Exception as exc:  # noqa: BLE001 - re-raised in words
             raise self._refused(order, exc) from None
-        return Document(number) if number else None
+        return found
 
     def create_checked(self, order: Order) -> tuple[str, bool]:
         header, lines = self._values(order)
         try:
             conn = self._connection()
             with closing(conn.cursor()) as cursor:
-                existing = self._existing(cursor, header)
+                existing = self._document(cursor, header)
                 if existing:
                     conn.rollback()
-                    return existing, False
+                    check_document(order, existing, header["external_order_no"])
+                    return existing.number, False
                 if self.sql.header:
                     cursor.execute(*bind(self.sql.header, header))
                     for line in lines:

@@ -7,7 +7,8 @@ Two retry policies:
 * creates (``idempotent=False``) are sent again only after an answer that proves nothing was stored: a 429, or a
   connection that could not be opened. Any other failure (a timeout, a reset, a 5xx, a broken read) may have
   come after the server stored the document, so it is raised with ``maybe_stored`` set, and the caller looks the
-  document up before any second attempt (:meth:`~stock2shop_sync.connectors.base.OrderSink.raise_order`).
+  document up before any second attempt (:meth:`~stock2shop_sync.connectors.base.OrderSink.raise_order`); after a
+  timeout or a gateway's 502/504 (``in_flight``) the server may still be working on it, so that lookup waits.
 
 Never puts a URL or its query string in an error (API keys travel there); statuses a caller handles itself are
 returned, not raised.
@@ -42,6 +43,8 @@ class ApiError(Exception):
         self.retryable = retryable
         #: The request may have been carried out although it failed (a create must be looked up, not resent).
         self.maybe_stored = maybe_stored
+        #: The server may still be working on it (a timeout, a gateway's 502/504): a lookup now proves nothing.
+        self.in_flight = False
 
 
 def never_sent(exc: BaseException) -> bool:
@@ -145,6 +148,7 @@ class RestApiHook(BaseHook):
                     retryable=True,
                     maybe_stored=not unsent,
                 )
+                error.in_flight = isinstance(exc, requests.Timeout) and not unsent
                 response = None
             else:
                 if response.status_code < 400 or response.status_code in handled:
@@ -156,6 +160,7 @@ class RestApiHook(BaseHook):
                     retryable=status == 429 or status >= 500,
                     maybe_stored=status >= 500,
                 )
+                error.in_flight = status in (502, 504)
             if not error.retryable or attempt >= self.max_retries or (error.maybe_stored and not idempotent):
                 raise error
             retry_after = response.headers.get("Retry-After") if response is not None else None

@@ -36,6 +36,10 @@ class SageAccountingError(ApiError):
     """A Sage Accounting request failed. ``retryable`` says whether trying later can help."""
 
 
+class SageAuthError(SageAccountingError):
+    """Sage refused the connection's credentials or refresh token: nothing to do with any one order's data."""
+
+
 class TokenStore(Protocol):
     """Where the rotating v3.1 refresh token lives between runs."""
 
@@ -198,7 +202,7 @@ class SageAccountingHook(RestApiHook):
                 },
             )
             if response.status_code >= 400:
-                raise SageAccountingError(
+                raise SageAuthError(
                     f"Sage Accounting refused the refresh token of connection {self.sage_accounting_conn_id!r} "
                     f"(HTTP {response.status_code}); authorise the app again to get a new one",
                     status=response.status_code,

@@ -28,6 +28,11 @@ class TransientOrderError(Exception):
     message is already in words fit to send to Stock2Shop (no driver text with the order's values)."""
 
 
+class OutcomeUnknown(TransientOrderError):
+    """A create timed out (or a gateway gave up on it): the ERP may still be storing the document, so no lookup can
+    tell yet. The order is looked up again after ``orders.settle_seconds``, never created again before that."""
+
+
 @dataclass(frozen=True)
 class OrderLine:
     """One line of the ERP document: a product line, or the shipping item when ``is_shipping``."""

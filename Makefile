@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV := source scripts/env.sh &&
 
-.PHONY: help install odbc demo up test bench lint check-config check-mapping order-ddl retry-order sandbox stop lock clean
+.PHONY: help install odbc demo up test bench order-faults lint check-config check-mapping order-ddl retry-order sandbox stop lock clean
 
 help:
 	@echo "make demo          run the demo source end to end against the Stock2Shop sandbox"
 	@echo "make up            airflow standalone on http://localhost:8080 with the demo sources and the sandbox"
 	@echo "make test          run the whole test suite (real ODBC to SQLite, PostgreSQL and MariaDB)"
 	@echo "make bench         1M-variant benchmark against the OdbcHook/row-wise baseline (PostgreSQL + sandbox)"
+	@echo "make order-faults  every order sink under injected faults, overlapping runs and a killed run: exactly once?"
 	@echo "make lint          ruff (with Airflow's AIR rules)"
 	@echo "make check-config  validate every source config in include/sources"
 	@echo "make check-mapping SOURCE=<id>  run a source's queries on a few rows: missing columns, types, a sample payload"
@@ -43,6 +44,9 @@ test: install
 
 bench: install
 	@$(ENV) $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+order-faults: install
+	@$(ENV) $(BIN)/python -m bench.order_faults $(ORDER_FAULTS_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

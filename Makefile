@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV := source scripts/env.sh &&
 
-.PHONY: help install odbc demo up test bench order-faults lint check-config check-mapping order-ddl retry-order sandbox stop lock clean
+.PHONY: help install odbc demo up test bench order-faults lint check-config check-mapping order-ddl retry-order pools sandbox stop lock clean
 
 help:
 	@echo "make demo          run the demo source end to end against the Stock2Shop sandbox"
@@ -18,7 +18,8 @@ help:
 	@echo "make check-config  validate every source config in include/sources"
 	@echo "make check-mapping SOURCE=<id>  run a source's queries on a few rows: missing columns, types, a sample payload"
 	@echo "make order-ddl SOURCE=<id> [DIALECT=sqlserver]  print the DDL of a source's order tables"
-	@echo "make retry-order SOURCE=<id> ORDER=<order id>  try a given-up order again on the next run"
+	@echo "make retry-order SOURCE=<id> ORDER=<order id>  raise a given-up order again on the next run"
+	@echo "make pools         create each order-taking source's Airflow pool (after airflow db migrate)"
 	@echo "make sandbox/stop  start/stop the local Stock2Shop sandbox"
 	@echo "make lock          regenerate constraints.txt from a clean install"
 
@@ -62,6 +63,9 @@ order-ddl: install
 retry-order: install
 	@test -n "$(SOURCE)" -a -n "$(ORDER)" || { echo "usage: make retry-order SOURCE=<source_id> ORDER=<order id>"; exit 2; }
 	@$(ENV) $(BIN)/python -m stock2shop_sync.cli retry-order $(SOURCE) $(ORDER)
+
+pools: install
+	@$(ENV) $(BIN)/python -m stock2shop_sync.cli ensure-pools
 
 check-mapping: install
 	@test -n "$(SOURCE)" || { echo "usage: make check-mapping SOURCE=<source_id>"; exit 2; }

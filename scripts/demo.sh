@@ -28,6 +28,7 @@ echo "==> demo web orders"
 
 echo "==> Airflow metadata database ($AIRFLOW_HOME)"
 "$BIN/airflow" db migrate > "$DEMO_DIR/airflow-db-migrate.log" 2>&1 || { tail -40 "$DEMO_DIR/airflow-db-migrate.log"; exit 1; }
+"$BIN/python" -m stock2shop_sync.cli ensure-pools > /dev/null
 
 for source_id in "${DEMOS[@]%%:*}" "${API_DEMOS[@]}"; do
   log="$DEMO_DIR/dags-test-$source_id.log"

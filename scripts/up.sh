@@ -17,6 +17,9 @@ SANDBOX_SOURCES="101:Demo custom database,102:Demo Sage Evolution,103:Demo Sage 
 "$BIN/python" -m stock2shop_sync.demo.orders --sandbox "http://127.0.0.1:$SANDBOX_PORT" --drop "$DEMO_DIR/order-drop/pastel"
 # Local only: everyone is admin (no login), as Airflow's simple auth manager allows for development.
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS:-True}"
+# The metadata database, then the pools the order pushes run in (a task whose pool is missing never runs).
+"$BIN/airflow" db migrate > "$DEMO_DIR/airflow-db-migrate.log" 2>&1 || { tail -40 "$DEMO_DIR/airflow-db-migrate.log"; exit 1; }
+"$BIN/python" -m stock2shop_sync.cli ensure-pools
 echo "==> airflow standalone: http://localhost:8080 (DAGs s2s_*; unpause one, or Trigger it with params)"
 # standalone starts its components as `airflow ...` subprocesses: they must find this virtualenv's airflow.
 export PATH="$BIN:$PATH"

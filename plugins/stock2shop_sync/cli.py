@@ -236,6 +236,26 @@ def _print_orders(orders: dict[str, Any], source_id: str) -> None:
         print(f"  Stock2Shop order {entry.order_id} -> ERP document {entry.document_number}")
 
 
+def ensure_pools(directory: str | None) -> int:
+    """Create the one-slot Airflow pool of every source that takes orders (``orders.pool``), where missing.
+
+    Run after ``airflow db migrate``: a push task whose pool does not exist is never scheduled.
+    """
+    from airflow.models.pool import Pool
+
+    configs, _ = load_all(Path(directory) if directory else sources_dir())
+    for config in (c for c in configs if c.orders.enabled):
+        name = config.order_pool
+        if Pool.get_pool(name) is None:
+            Pool.create_or_update_pool(
+                name, 1, f"order pushes of source {config.source_id}: one at a time", include_deferred=False
+            )
+            print(f"created pool {name} (1 slot) for {config.source_id}'s order pushes")
+        else:
+            print(f"pool {name} exists for {config.source_id}'s order pushes")
+    return 0
+
+
 def retry_order(source_id: str, order_id: str) -> int:
     """Bring a given-up order back: the next run raises it once (from the copy the ledger kept, since Stock2Shop
     no longer lists it as pending) and acknowledges it. A failing order is tried at once, without its pause."""
@@ -295,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = sub.add_parser("demo-summary", help="summarise the last run of a source and the sandbox")
     summary.add_argument("--source", default="demo_custom_db")
     summary.add_argument("--sandbox", default="http://127.0.0.1:8765")
+    pools = sub.add_parser("ensure-pools", help="create the Airflow pool of each source's order pushes")
+    pools.add_argument("--dir", help="folder of source configs (default: S2S_SOURCES_DIR or include/sources)")
     retry = sub.add_parser("retry-order", help="let a given-up order be tried again on the next run")
     retry.add_argument("source")
     retry.add_argument("order")
@@ -304,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         "--dialect", default="sqlserver", choices=["sqlserver", "postgresql", "mysql", "sqlite", "pervasive"]
     )
     args = parser.parse_args(argv)
+    if args.command == "ensure-pools":
+        return ensure_pools(args.dir)
     if args.command == "retry-order":
         return retry_order(args.source, args.order)
     if args.command == "order-ddl":

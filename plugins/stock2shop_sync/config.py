@@ -544,6 +544,10 @@ class OrderSettings(_Strict):
     retry_backoff_seconds: int = Field(default=60, ge=0, le=3_600)
     #: A run alerts (fails its push task) once an order has been failing transiently for this long.
     alert_after_minutes: int = Field(default=60, ge=1, le=10_080)
+    #: The Airflow pool the push task runs in (one slot: one push of this source at a time); None: the default
+    #: ``s2s_orders_<source_id>``. ``make pools`` creates them. Exactly-once does not depend on it (the ledger's
+    #: claims do that); it keeps a backfill or a manual run from pushing beside the scheduled one.
+    pool: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 class EmailAlert(_Strict):
@@ -649,6 +653,11 @@ class SourceConfig(_Strict):
     @property
     def dag_id(self) -> str:
         return f"s2s_{self.source_id}"
+
+    @property
+    def order_pool(self) -> str:
+        """The Airflow pool of this source's order pushes (``orders.pool``, or ``s2s_orders_<source_id>``)."""
+        return self.orders.pool or f"s2s_orders_{self.source_id}"
 
     @property
     def mapping_name(self) -> str:

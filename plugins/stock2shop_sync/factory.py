@@ -182,7 +182,10 @@ def build_source_dag(
         last = dag.get_task(step_ids[-1])
         if config.orders.enabled:
             # Orders flow even when the catalogue sync failed: they wait for it, never on it.
-            push = PushOrdersOperator(task_id="push_orders", config_path=config.path, trigger_rule="all_done")
+            # One push of a source at a time (make pools creates the pool); exactly-once rests on the ledger's claims.
+            push = PushOrdersOperator(
+                task_id="push_orders", config_path=config.path, trigger_rule="all_done", pool=config.order_pool
+            )
             last >> push
             step_ids.append(push.task_id)
         # none_failed: the report also runs when a manual run skipped entities, and a failed step still fails it.

@@ -211,6 +211,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 [airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600, check=False
             )
             assert migrate.returncode == 0, migrate.stderr[-3000:]
+            pools = subprocess.run(
+                [str(ROOT / ".venv" / "bin" / "python"), "-m", "stock2shop_sync.cli", "ensure-pools"],
+                env=env, capture_output=True, text=True, timeout=300, check=False,
+            )  # fmt: skip
+            assert pools.returncode == 0, pools.stderr[-3000:]
             for component in (["scheduler"], ["dag-processor"], ["api-server", "--port", str(port)]):
                 log = (home / f"{component[0]}.log").open("wb")
                 processes.append(

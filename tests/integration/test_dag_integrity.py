@@ -127,3 +127,34 @@ def test_fifty_sources_build_fifty_dags_from_one_file(sources_dir: Path) -> None
     assert len([d for d in bag.dag_ids if d.startswith("s2s_shop_")]) == 50
     (stat,) = bag.dagbag_stats  # one DAG file builds every source's DAG
     assert stat.dag_num == len(bag.dag_ids)
+
+
+def test_order_pushes_run_in_a_pool_of_their_own_which_ensure_pools_creates(
+    airflow_db: None, sources_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from airflow.models.pool import Pool
+
+    from stock2shop_sync import cli
+    from stock2shop_sync.config import load_source
+    from stock2shop_sync.factory import build_source_dag as build_dag
+
+    shop = write_source(
+        sources_dir, "pool_shop", conn_id="x", driver="SQLite3", s2s_source_id=101,
+        orders={"enabled": True, "conn_id": "x"},
+    )  # fmt: skip
+    named = write_source(
+        sources_dir, "pool_named", conn_id="x", driver="SQLite3", s2s_source_id=102,
+        orders={"enabled": True, "conn_id": "x", "pool": "erp_writes"},
+    )  # fmt: skip
+
+    assert build_dag(load_source(shop)).task_dict["push_orders"].pool == "s2s_orders_pool_shop"
+    assert build_dag(load_source(named)).task_dict["push_orders"].pool == "erp_writes"
+    assert cli.main(["ensure-pools", "--dir", str(sources_dir)]) == 0
+    assert cli.main(["ensure-pools", "--dir", str(sources_dir)]) == 0  # a second call changes nothing
+    out = capsys.readouterr().out
+    assert "created pool s2s_orders_pool_shop (1 slot)" in out
+    assert "pool erp_writes exists" in out
+    for name in ("s2s_orders_pool_shop", "erp_writes"):
+        pool = Pool.get_pool(name)
+        assert pool is not None
+        assert pool.slots == 1

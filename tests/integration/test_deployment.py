@@ -111,3 +111,19 @@ def test_docker_compose_config_accepts_the_file_where_compose_is_installed(tmp_p
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_keeps_the_order_ledger_in_its_own_database_and_creates_the_order_pools() -> None:
+    services = _compose()["services"]
+
+    for name in (*AIRFLOW_SERVICES, "airflow-init"):
+        state = services[name]["environment"]["AIRFLOW_CONN_S2S_STATE"]
+        # One database every worker reaches, beside (not inside) Airflow's metadata database.
+        assert re.fullmatch(r"postgresql://airflow:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres/s2s_state", state), name
+    init_sql = (ROOT / "scripts" / "compose-initdb.sql").read_text()
+    assert "CREATE DATABASE s2s_state" in init_sql
+    assert (
+        "./scripts/compose-initdb.sql:/docker-entrypoint-initdb.d/10-s2s-state.sql:ro"
+        in (services["postgres"]["volumes"])
+    )
+    assert "stock2shop_sync.cli ensure-pools" in services["airflow-init"]["command"][-1]

@@ -769,3 +769,91 @@ def test_a_ledger_of_an_older_release_is_upgraded_in_place(ledger_url: str) -> N
     assert (claimed.status, claimed.attempts, claimed.owner) == ("raising", 3, "now")
     assert store.record("shop", "7", "acknowledged", document_number="1", owner="now", release=True)
     assert [(e.order_id, e.status, e.document_number) for e in store.entries("shop")] == [("7", "acknowledged", "1")]
+
+
+# -- 10. a transient failure alerts only once it has lasted ---------------------------------------------------
+class _TaskInstance:
+    """What the push task asks of its task instance: somewhere to leave its counts when it fails."""
+
+    def __init__(self) -> None:
+        self.pushed: list[Any] = []
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed.append(value)
+
+
+def test_an_erp_that_is_down_is_retried_quietly_then_alerted_on_after_alert_after_minutes(
+    sqlite_source: dict[str, Any],
+    sandbox: str,
+    sources_dir: Path,
+    state_store: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # The order connection names a database file that cannot be opened: the ERP is down, not the order's data.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ERP_DOWN", json.dumps({"conn_type": "odbc", "schema": str(tmp_path / "gone" / "erp.sqlite")})
+    )
+    config = _shop(sources_dir, sqlite_source, conn_id="erp_down", alert_after_minutes=60)
+    store = _store(state_store)
+    add_orders(sandbox, [system_order(91, 101, [("HW-HAMMER-16", 1, 349.95)])])
+    task = _push_task(config)
+
+    quiet = task.execute({"params": {}, "ti": _TaskInstance()})  # the task succeeds: a later run retries
+
+    [problem] = quiet["problems"]
+    assert (problem["outcome"], problem["transient"], problem["overdue"]) == ("failed", True, False)
+    assert "could not take it now" in problem["error"]
+    entry = store.entry("shop", "91")
+    assert (entry.status, entry.data_failures, entry.transient_failures) == ("failed", 0, 1)
+
+    # Two hours of failing later, the next failure fails the task, so the DAG's alerts fire; still not given up.
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(state.order_ledger)
+            .where(state.order_ledger.c.order_id == "91")
+            .values(failing_since=datetime.now(UTC) - timedelta(hours=2))
+        )
+    ti = _TaskInstance()
+    with pytest.raises(RuntimeError, match=r"failing for more than 60 minutes; still retried"):
+        task.execute({"params": {}, "ti": ti})
+
+    assert ti.pushed[0]["problems"][0]["overdue"] is True
+    entry = store.entry("shop", "91")
+    assert (entry.status, entry.data_failures, entry.transient_failures) == ("failed", 0, 2)
+    assert _told(sandbox)["91"][3] == 0  # never reported to Stock2Shop as final
+
+
+# -- 11. what Stock2Shop is told of a refusal carries no values -----------------------------------------------
+def test_a_constraint_violation_is_reported_to_stock2shop_in_words_without_the_orders_values(
+    postgres_source: dict[str, Any], sandbox: str, sources_dir: Path, state_store: str
+) -> None:
+    secret_email = "thandi.secret-7731@example.com"
+    with closing(connect(postgres_source)) as conn:
+        create_order_tables("custom_database", conn)
+        conn.execute("ALTER TABLE sales_orders ADD CONSTRAINT sales_orders_email_key UNIQUE (email)")
+        conn.execute(
+            "INSERT INTO sales_orders (external_ref, order_date, customer_account, email, total_excl, total_tax, "
+            f"total_incl) VALUES ('MANUAL-1', '2026-11-01', 'ACC001', '{secret_email}', 1, 0, 1)"
+        )
+        conn.commit()
+    try:
+        config = _shop(sources_dir, postgres_source, max_attempts=1)
+        store = _store(state_store)
+        order = system_order(95, 101, [("HW-HAMMER-16", 1, 349.95)])
+        order["customer"]["email"] = secret_email
+        add_orders(sandbox, [order])
+
+        result = pipeline.push_orders(config, store=store)
+
+        assert result["counts"] == {"pending": 1, "gave_up": 1}
+        told = sandbox_orders(sandbox, 101)["95"]
+        for text in (told["error"], store.entry("shop", "95").last_error, result["problems"][0]["error"]):
+            assert "unique constraint was violated (sales_orders_email_key" in text, text
+            assert secret_email not in text
+            assert "thandi" not in text.lower()
+            assert "Key (" not in text  # PostgreSQL's DETAIL line, which carries the value
+        assert told["final_error"] == 1
+    finally:
+        with closing(connect(postgres_source)) as conn:
+            create_order_tables("custom_database", conn)

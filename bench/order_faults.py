@@ -65,7 +65,7 @@ class Sink:
     skus: tuple[str, ...]
     customer: str
     documents: Callable[[], list[tuple[str, str]]]  # (reference, document number) of every document
-    faults: Callable[[], int]
+    faults: Callable[[], dict[str, int]]  # injected faults by kind
     prepare: Callable[[Any], None] = lambda sink: None
 
 
@@ -240,7 +240,7 @@ def _sql_sink(kind: str, folder: Path, rate: float, seed: int, stack: ExitStack)
         skus=SQL_SKUS,
         customer="ACC001",
         documents=documents,
-        faults=lambda: sum(faults.injected.values()),
+        faults=lambda: dict(sorted(faults.injected.items())),
     )
 
 
@@ -251,8 +251,8 @@ def _fault_settings(rate: float, seed: int, paths: tuple[str, ...] = ("/",)) -> 
     return FaultSettings(rate=rate, seed=seed, methods=("POST",), paths=paths, hang=HANG, retry_after=0.05, slow=0.2)
 
 
-def _injected(app: Any) -> int:
-    return int(app.state.faults.report()["faulted"])
+def _injected(app: Any) -> dict[str, int]:
+    return {k: int(v) for k, v in app.state.faults.report()["injected"].items() if k != "token_expired"}
 
 
 def _isync_sink(rate: float, seed: int, stack: ExitStack) -> Sink:
@@ -457,7 +457,14 @@ def run_sink(sink: Sink, folder: Path, count: int, seed: int, passes: int) -> di
             if result["counts"].get("waiting") or result["counts"].get("failed"):
                 time.sleep(SETTLE_SECONDS)  # as the schedule's next run would come later
         tally = _tally(sink.name, count, sink.documents(), _sandbox_orders(url))
-    return {**tally, "faults": sink.faults(), "runs": len(runs), "seconds": round(time.monotonic() - started, 1)}
+    kinds = sink.faults()
+    return {
+        **tally,
+        "faults": sum(kinds.values()),
+        "kinds": kinds,
+        "runs": len(runs),
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def _line(values: dict[str, Any], keys: tuple[str, ...]) -> str:

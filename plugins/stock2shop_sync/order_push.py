@@ -147,10 +147,11 @@ def push_orders(
 
 def _retried(config: SourceConfig, store: StateStore, pending: set[str]) -> list[InboxItem]:
     """Orders an operator brought back with ``retry-order`` that the inbox no longer lists (a given-up order is
-    off Stock2Shop's pending list, or in the file inbox's ``failed/``): raised from the order kept in the ledger."""
+    off Stock2Shop's pending list, or in the file inbox's ``failed/``): raised from the order kept in the ledger,
+    on every run until it is acknowledged or given up again (a transient failure on the way must not lose it)."""
     items = []
-    for entry in store.entries(config.source_id, ["retry"]):
-        if entry.order_id in pending:
+    for entry in store.entries(config.source_id, ["retry", "failed", "raising", "raised"]):
+        if entry.order_id in pending or not (entry.status == "retry" or entry.order_json):
             continue
         if not entry.order_json:
             log.error("order %s: retry asked, but the ledger kept no copy of it to raise", entry.order_id)
@@ -163,8 +164,10 @@ def _retried(config: SourceConfig, store: StateStore, pending: set[str]) -> list
 def _settle_acknowledged(config: SourceConfig, store: StateStore, pending: set[str]) -> None:
     """An order the ledger has as ``raised`` that the inbox no longer lists was acknowledged, by an earlier run
     whose answer (or ledger write) was lost: record it so, so the ledger matches Stock2Shop."""
+    now = _now()
     for entry in store.entries(config.source_id, ["raised"]):
-        if entry.order_id not in pending and entry.owner is None:
+        unowned = entry.owner is None or (entry.lease_until is not None and entry.lease_until < now)
+        if entry.order_id not in pending and unowned and not entry.order_json:
             store.record(config.source_id, entry.order_id, "acknowledged", document_number=entry.document_number)
             log.info("order %s: no longer pending, so its acknowledgement went through", entry.order_id)
 
@@ -229,16 +232,7 @@ class _Run:
         if previous is not None and previous.status == "gave_up":
             return _skipped(self.config, item, previous)
         if previous is not None and previous.next_attempt_at and previous.next_attempt_at > _now():
-            return OrderOutcome(
-                item.where,
-                item.order_id,
-                "waiting",
-                error=f"failed transiently ({previous.last_error}); next try after "
-                f"{previous.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC",
-                attempts=previous.attempts,
-                transient=True,
-                overdue=self._overdue(previous),
-            )
+            return self._waiting(item, previous)
         try:
             order = parse_order(item.raw, settings, self.config.stock2shop.source_id)
             route_order(order, self.config, self.held, self.sources_by_s2s_id)
@@ -263,13 +257,17 @@ class _Run:
             listed_at=self.listed_at,
         )
         if entry is None:
-            now = self.store.entry(self.source_id, item.order_id)
-            done = now is not None and now.status == "acknowledged"
+            current = self.store.entry(self.source_id, item.order_id)
+            if current is not None and current.status == "gave_up":
+                return _skipped(self.config, item, current)
+            if current is not None and current.owner is None and current.next_attempt_at is not None:
+                return self._waiting(item, current)
+            done = current is not None and current.status == "acknowledged"
             return OrderOutcome(
                 item.where,
                 item.order_id,
                 "claimed",
-                now.document_number if done and now else None,
+                current.document_number if done and current else None,
                 "another run raised it" if done else "another run is working on it",
             )
         if problem is not None or order is None:
@@ -305,6 +303,18 @@ class _Run:
             data_failures=0, transient_failures=0, failing_since=None, next_attempt_at=None, order_json=None,
         )  # fmt: skip
         return OrderOutcome(item.where, item.order_id, "raised" if created else "found", document, None, entry.attempts)
+
+    def _waiting(self, item: InboxItem, entry: LedgerEntry) -> OrderOutcome:
+        when = f"{entry.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC" if entry.next_attempt_at else "its pause"
+        return OrderOutcome(
+            item.where,
+            item.order_id,
+            "waiting",
+            error=f"failed transiently ({entry.last_error}); next try after {when}",
+            attempts=entry.attempts,
+            transient=True,
+            overdue=self._overdue(entry),
+        )
 
     def _overdue(self, entry: LedgerEntry) -> bool:
         limit = timedelta(minutes=self.config.orders.alert_after_minutes)

@@ -269,7 +269,8 @@ class StateStore:
         ``listed_at``: when this runner read its pending list; an order another runner acknowledged since then is
         not claimed (it was pending when listed, and is done now).
 
-        :returns: the entry as claimed, or None when another runner holds it (or it is given up, or done since).
+        :returns: the entry as claimed, or None when another runner holds it (or it is given up, waiting out a
+            pause, or done since).
         """
         now = _now()
         values = {
@@ -282,7 +283,10 @@ class StateStore:
         if external_order_no is not None:
             values["external_order_no"] = external_order_no
         free = sa.or_(order_ledger.c.owner.is_(None), order_ledger.c.lease_until < now)
-        open_ = order_ledger.c.status != "gave_up"
+        # Not given up, and not in the pause after a transient failure (after a timed-out create that pause is
+        # what lets the ERP finish storing it): checked here, in the same statement, so no run slips past it.
+        due = sa.or_(order_ledger.c.next_attempt_at.is_(None), order_ledger.c.next_attempt_at <= now)
+        open_ = sa.and_(order_ledger.c.status != "gave_up", due)
         if listed_at is not None:
             done_since = sa.and_(order_ledger.c.status == "acknowledged", order_ledger.c.updated_at >= listed_at)
             open_ = sa.and_(open_, sa.not_(done_since))

@@ -857,3 +857,50 @@ def test_a_constraint_violation_is_reported_to_stock2shop_in_words_without_the_o
     finally:
         with closing(connect(postgres_source)) as conn:
             create_order_tables("custom_database", conn)
+
+
+def test_a_retried_order_file_that_fails_transiently_is_still_raised_by_a_later_run(
+    sqlite_source: dict[str, Any], sources_dir: Path, tmp_path: Path, state_store: str
+) -> None:
+    from stock2shop_sync import cli
+
+    drop = tmp_path / "order-drop"
+    drop.mkdir()
+    (drop / "97.json").write_text(json.dumps(system_order(97, 101, [("HW-TAPE-5M", 2, 119.0)])))
+    config = _shop(
+        sources_dir, sqlite_source, inbox={"kind": "files", "path": str(drop)}, max_attempts=1, create_attempts=1
+    )
+    store = StateStore(state_store)
+    store.record_synced("shop", ["HW-HAMMER-16"])  # not yet HW-TAPE-5M: order 97 is refused
+    assert pipeline.push_orders(config, store=store)["counts"] == {"pending": 1, "gave_up": 1}
+    store.record_synced("shop", ["HW-TAPE-5M"])
+    assert cli.main(["retry-order", "shop", "97"]) == 0
+
+    def down(real: Any, order: Order) -> tuple[str, bool]:
+        raise ConnectionError("the ERP's server closed the connection")
+
+    calls: list[str] = []
+    failed = pipeline.push_orders(config, store=store, sink=_counted_sink(config, calls, create=down))
+    # The file is still in failed/ and the inbox lists nothing: only the ledger's copy brings it back.
+    raised = pipeline.push_orders(config, store=store)
+    again = pipeline.push_orders(config, store=store)
+
+    assert failed["counts"] == {"pending": 1, "failed": 1}
+    assert raised["counts"] == {"pending": 1, "raised": 1}
+    assert again["counts"] == {"pending": 0}
+    assert list(_documents(sqlite_source)) == ["S2S-97"]
+    assert sorted(p.name for p in (drop / "processed").iterdir()) == ["97.json", "97.json.result.json"]
+    entry = store.entry("shop", "97")
+    assert (entry.status, entry.order_json) == ("acknowledged", None)
+
+
+def test_an_order_in_its_pause_cannot_be_claimed_by_any_run(ledger_url: str) -> None:
+    store = StateStore(ledger_url)
+    store.record("shop", "98", "failed", error="timed out", next_attempt_at=datetime.now(UTC) + timedelta(seconds=2))
+
+    # A run that read the ledger before the pause was recorded cannot slip past it: the claim itself checks.
+    assert store.claim("shop", "98", "S2S-98", owner="late-run", lease_seconds=60) is None
+    time.sleep(2.2)
+    claimed = store.claim("shop", "98", "S2S-98", owner="late-run", lease_seconds=60)
+    assert claimed is not None
+    assert claimed.owner == "late-run"

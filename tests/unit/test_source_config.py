@@ -124,3 +124,29 @@ def test_check_config_command(folder: Path, capsys: pytest.CaptureFixture[str]) 
     assert "OK     s2s_good" in out
     assert "ERROR  " in out
     assert "broken.yaml: stock2shop.source_id: " in out
+
+
+def test_check_config_says_where_the_order_ledger_lives_and_fails_when_orders_have_none(
+    folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, state_store: str
+) -> None:
+    assert cli(["check-config", "--dir", str(folder)]) == 0
+    assert f"order ledger and synced SKUs: {state_store} (from S2S_STATE_URL)" in capsys.readouterr().out
+
+    monkeypatch.delenv("S2S_STATE_URL")
+    assert cli(["check-config", "--dir", str(folder)]) == 0  # no source takes orders: a warning only
+    assert "WARN   order ledger: no state store is configured" in capsys.readouterr().out
+
+    write_source(
+        folder, "orders", conn_id="c", driver="SQLite3", s2s_source_id=4, orders={"enabled": True, "conn_id": "c"}
+    )
+    assert cli(["check-config", "--dir", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR  order ledger: no state store is configured" in out
+    assert "AIRFLOW_CONN_S2S_STATE" in out
+
+
+def test_a_state_url_with_a_password_is_shown_without_it() -> None:
+    from stock2shop_sync.state import _sqlalchemy_url, safe_url
+
+    assert safe_url("postgresql://sync:hunter22@db:5432/s2s_state") == "postgresql://sync:***@db:5432/s2s_state"
+    assert _sqlalchemy_url("postgres://u@h/db").startswith(("postgresql://", "postgresql+psycopg2://"))

@@ -442,7 +442,8 @@ def run_sink(sink: Sink, folder: Path, count: int, seed: int, passes: int) -> di
 
     with _sandbox(folder) as url:
         config = load_source(_source_file(folder, sink.name, sink.config))
-        store = StateStore(f"sqlite:///{folder / f'state-{sink.name}.sqlite'}")
+        os.environ["S2S_STATE_URL"] = f"sqlite:///{folder / f'state-{sink.name}.sqlite'}"
+        store = StateStore()
         store.record_synced(sink.name, sink.skus + tuple(filter(None, [config.orders.shipping_code])))
         _add_orders(url, _orders(count, sink.skus, sink.customer, seed))
         runs = []
@@ -485,6 +486,7 @@ def _child(
     from stock2shop_sync.connectors.sql import SqlOrderSink
     from stock2shop_sync.state import StateStore
 
+    os.environ["S2S_STATE_URL"] = state_url  # the whole run's state (ledger, shared login) on PostgreSQL
     if quiet:
         _quiet()
     real_find, real_create = SqlOrderSink.find, SqlOrderSink.create_checked
@@ -509,7 +511,7 @@ def _child(
 
     SqlOrderSink.find, SqlOrderSink.create_checked = find, create_checked  # type: ignore[method-assign]
     result = pipeline.push_orders(load_source(config_path), store=StateStore(state_url))
-    out.put(result["counts"])
+    out.put({"counts": result["counts"], "problems": result["problems"]})
 
 
 def _state_database() -> tuple[str, Callable[[], None]]:
@@ -559,7 +561,7 @@ def run_concurrent(folder: Path, count: int, seed: int, *, kill: bool, quiet: bo
             second = spawn.Process(target=_child, args=(str(path), state_url, barrier, None, unused, out, quiet))
             first.start()
             second.start()
-            runs: list[dict[str, int]] = []
+            runs: list[dict[str, Any]] = []
             if kill:
                 if not ready.wait(timeout=300):
                     raise RuntimeError("the first run never reached the order it was to be killed at")
@@ -568,8 +570,9 @@ def run_concurrent(folder: Path, count: int, seed: int, *, kill: bool, quiet: bo
                 second.join(timeout=600)
                 runs.append(out.get(timeout=10))
                 time.sleep(CLAIM_SECONDS + 0.5)  # the killed run's claim expires
+                os.environ["S2S_STATE_URL"] = state_url
                 third = pipeline.push_orders(load_source(path), store=StateStore(state_url))
-                runs.append(third["counts"])
+                runs.append({"counts": third["counts"], "problems": third["problems"]})
             else:
                 for process in (first, second):
                     process.join(timeout=600)
@@ -581,8 +584,10 @@ def run_concurrent(folder: Path, count: int, seed: int, *, kill: bool, quiet: bo
             tally = _tally(name, count, documents, _sandbox_orders(url))
     finally:
         drop_state()
-    failed = sum(r.get("failed", 0) + r.get("gave_up", 0) for r in runs)
-    return {**tally, "failed": failed, "runs": runs, "first_exit": first.exitcode}
+    failed = sum(r["counts"].get("failed", 0) + r["counts"].get("gave_up", 0) for r in runs)
+    problems = [p for r in runs for p in r["problems"]]
+    counts = [r["counts"] for r in runs]
+    return {**tally, "failed": failed, "runs": counts, "problems": problems, "first_exit": first.exitcode}
 
 
 def _quiet() -> None:
@@ -598,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=1000, help="orders per sink (default 1000)")
     parser.add_argument("--rate", type=float, default=0.2, help="share of create requests faulted (default 0.2)")
     parser.add_argument("--overlap-orders", type=int, default=200, help="orders of the overlap rounds (default 200)")
-    parser.add_argument("--sinks", default="all", help="comma-separated sink names, or all")
+    parser.add_argument("--sinks", default="all", help="comma-separated sink names, all, or none")
     parser.add_argument("--seed", type=int, default=20261207)
     parser.add_argument("--passes", type=int, default=8, help="push runs per sink at most (default 8)")
     parser.add_argument("--no-overlap", action="store_true", help="skip the overlap and killed rounds")
@@ -618,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         "evolution_freedom": lambda f, s: _freedom_sink(args.rate, args.seed, s),
         "sage_financials": lambda f, s: _financials_sink(f, args.rate, args.seed, s),
     }
-    chosen = list(makers) if args.sinks == "all" else args.sinks.split(",")
+    chosen = list(makers) if args.sinks == "all" else [] if args.sinks == "none" else args.sinks.split(",")
     unknown = set(chosen) - set(makers)
     if unknown:
         parser.error(f"unknown sinks {sorted(unknown)}; known: {', '.join(makers)}")
@@ -640,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
             good &= ok
             print(f"ORDERS overlap {_line(overlap, ('orders', 'documents', 'duplicates', 'failed'))}", flush=True)
             print(f"  runs: {overlap['runs']}")
+            for problem in overlap["problems"][:10]:
+                print(f"  {problem['order']}: {problem['outcome']}: {problem['error']}")
             killed = run_concurrent(folder, args.overlap_orders, args.seed, kill=True, quiet=not args.verbose)
             ok = killed["documents"] == args.overlap_orders and not killed["duplicates"] + killed["lost"]
             ok &= killed["first_exit"] == -signal.SIGKILL

@@ -135,9 +135,8 @@ def push_orders(
                 outcome = run.push(item)
             except Exception as exc:
                 log.exception("%s: unexpected error", item.where)
-                outcome = OrderOutcome(
-                    item.where, item.order_id, "failed", error=f"{type(exc).__name__}: {exc}", transient=True
-                )
+                # Its claim, if taken, expires; a later run looks the order up.
+                outcome = OrderOutcome(item.where, item.order_id, "failed", error=_transient_words(exc), transient=True)
             report.outcomes.append(outcome)
             _log(outcome)
     if not dry_run:
@@ -183,9 +182,8 @@ def ensure_takes_orders(config: SourceConfig) -> None:
 
 def _log(outcome: OrderOutcome) -> None:
     if outcome.outcome in OK_OUTCOMES:
-        log.info(
-            "%s: %s%s", outcome.where, outcome.outcome, f" as {outcome.document_number}" * bool(outcome.document_number)
-        )
+        document = f" as {outcome.document_number}" if outcome.document_number else ""
+        log.info("%s: %s%s", outcome.where, outcome.outcome, document)
     else:
         log.error("%s: %s (attempt %d): %s", outcome.where, outcome.outcome, outcome.attempts, outcome.error)
 

@@ -13,6 +13,9 @@
   - a given-up order keeps the order as received (``order_json``), so ``retry-order`` can bring it back even
     after Stock2Shop took it off the pending list.
 * ``s2s_synced_variants``: the SKUs each source has had accepted by Stock2Shop (orders are routed by them).
+* ``s2s_api_tokens``: the session token of an API user that every worker shares (Stock2Shop invalidates older
+  tokens at each login, so two workers logging in on their own would keep logging each other out), encrypted
+  with a key derived from that user's password, which only the Airflow connection holds.
 
 Where: the Airflow connection ``s2s_state`` (any SQLAlchemy URL; PostgreSQL for a distributed deployment), else
 ``S2S_STATE_URL`` (``make demo``/``make up`` set a local SQLite file). There is no silent fallback: with neither
@@ -26,12 +29,13 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,14 @@ synced_variants = sa.Table(
     sa.Column("source_id", sa.String(64), primary_key=True),
     sa.Column("sku_key", sa.String(255), primary_key=True),
     sa.Column("sku", sa.String(255), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+api_tokens = sa.Table(
+    "s2s_api_tokens",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("token", sa.Text),  # encrypted with a key derived from the API password (see SharedToken)
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -183,6 +195,9 @@ def _engine(url: str, where: str = "the state store") -> sa.Engine:
                 kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
             engine = sa.create_engine(url, **kwargs)
             if url.startswith("sqlite"):
+                database = engine.url.database
+                if database and database != ":memory:":
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)  # as SQLite makes the file itself
 
                 @sa.event.listens_for(engine, "connect")
                 def _wal(dbapi_conn: Any, _record: Any) -> None:
@@ -406,6 +421,37 @@ class StateStore:
             )
         return entry
 
+    # -- shared API tokens ---------------------------------------------------------------------------
+    def shared_token(self, name: str, secret: str) -> str | None:
+        """The token every worker uses for the API user ``name``, or None (none yet, or not readable with
+        ``secret``: the password changed)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(api_tokens.c.token).where(api_tokens.c.name == name)).first()
+        return _decrypt(row.token, secret) if row is not None and row.token else None
+
+    def relogin(self, name: str, secret: str, stale: str | None, login: Callable[[], str]) -> str:
+        """Log in once for every worker: under a lock on the user's row, a token that replaced ``stale`` since
+        is returned as it is; otherwise ``login()`` runs and its token is kept for the others.
+
+        The lock is the row's update (SQLite: the database's write lock), so logins are serialised across
+        processes and machines, and a worker whose token was refused picks up the one another just got.
+        """
+        now = _now()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(api_tokens.insert().values(name=name, token=None, updated_at=now))
+        except sa.exc.IntegrityError:
+            pass  # the row exists
+        with self.engine.begin() as conn:
+            conn.execute(api_tokens.update().where(api_tokens.c.name == name).values(updated_at=now))  # the lock
+            row = conn.execute(sa.select(api_tokens.c.token).where(api_tokens.c.name == name)).first()
+            current = _decrypt(row.token, secret) if row is not None and row.token else None
+            if current is not None and current != stale:
+                return current
+            token = login()
+            conn.execute(api_tokens.update().where(api_tokens.c.name == name).values(token=_encrypt(token, secret)))
+            return token
+
     # -- synced variants ------------------------------------------------------------------------------
     def record_synced(self, source_id: str, skus: Iterable[str], removed: Iterable[str] = ()) -> None:
         """Remember the SKUs Stock2Shop accepted for a source; forget those sent as deleted."""
@@ -437,6 +483,28 @@ class StateStore:
                     sa.select(synced_variants.c.sku_key).where(synced_variants.c.source_id == source_id)
                 ).scalars()
             )
+
+
+def _fernet(secret: str) -> Any:
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"s2s-api-token\0" + secret.encode()).digest()))
+
+
+def _encrypt(token: str, secret: str) -> str:
+    return _fernet(secret).encrypt(token.encode()).decode()
+
+
+def _decrypt(stored: str, secret: str) -> str | None:
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return _fernet(secret).decrypt(stored.encode()).decode()
+    except InvalidToken:
+        return None
 
 
 def _entry(row: Any) -> LedgerEntry:

@@ -128,20 +128,41 @@ def test_429_with_retry_after_is_honoured(limited) -> None:
     assert stats(url)["products"] == 8
 
 
-def test_token_invalidated_by_another_login_is_renewed_once(sandbox: str) -> None:
+def _foreign_login(url: str) -> None:
+    """Someone else logs in as the same user (the console, a worker without the state store): older tokens die."""
+    requests.post(
+        f"{url}/v1/users/authenticate",
+        json={"system_user_auth": {"username": SANDBOX_USER, "password": SANDBOX_PASSWORD}},
+        timeout=10,
+    ).raise_for_status()
+
+
+def test_workers_share_one_login_through_the_state_store(sandbox: str) -> None:
+    first, second = Stock2ShopHook(), Stock2ShopHook()  # two workers' hooks: nothing shared in memory
+    first.queue("products", [item("A")])
+    second.queue("products", [item("B")])  # takes the token the first one got, instead of logging it out
+    first.queue("products", [item("C")])
+    assert (first.logins, second.logins) == (1, 0)
+    assert stats(sandbox)["logins"] == 1
+    assert stats(sandbox)["products"] == 3
+
+
+def test_a_token_invalidated_by_another_login_is_renewed_once_for_every_worker(sandbox: str) -> None:
     first, second = Stock2ShopHook(), Stock2ShopHook()
     first.queue("products", [item("A")])
-    second.queue("products", [item("B")])  # logs in: the first hook's token is now dead
-    first.queue("products", [item("C")])
-    assert first.logins == 2
-    assert stats(sandbox)["logins"] == 3
-    assert stats(sandbox)["products"] == 3
+    second.queue("products", [item("B")])
+    _foreign_login(sandbox)
+    first.queue("products", [item("C")])  # refused, logs in again, and keeps the new token for the others
+    second.queue("products", [item("D")])  # refused once, then takes the first one's new token: no login
+    assert (first.logins, second.logins) == (2, 0)
+    assert stats(sandbox)["logins"] == 3  # the first login, the foreign one, one renewal
+    assert stats(sandbox)["products"] == 4
 
 
 def test_threads_share_one_relogin(sandbox: str) -> None:
     hook = Stock2ShopHook()
     hook.authenticate()
-    Stock2ShopHook().authenticate()  # invalidates the shared token
+    _foreign_login(sandbox)  # invalidates the shared token
     errors: list[Exception] = []
 
     def send(n: int) -> None:
@@ -157,6 +178,18 @@ def test_threads_share_one_relogin(sandbox: str) -> None:
         thread.join()
     assert errors == []
     assert hook.logins == 2  # the first login plus exactly one renewal for four threads
+
+
+def test_the_shared_token_is_kept_encrypted(sandbox: str, state_store: str) -> None:
+    import sqlalchemy as sa
+
+    hook = Stock2ShopHook()
+    token = hook.authenticate()
+    with sa.create_engine(state_store).connect() as conn:
+        stored = conn.execute(sa.text("SELECT token FROM s2s_api_tokens")).scalars().all()
+    assert len(stored) == 1
+    assert token not in stored[0]
+    assert SANDBOX_PASSWORD not in stored[0]
 
 
 def test_wrong_password_fails_without_leaking_it(sandbox: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow.sdk import BaseHook
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import requests
 
     from stock2shop_sync.hooks.ratelimit import RateLimiter
+    from stock2shop_sync.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class Stock2ShopHook(BaseHook):
         self.timeout = timeout
         self.backoff = backoff
         self._token: str | None = None
+        self._store: StateStore | Literal[False] | None = None
         self._gzip: bool | None = None
         self._base: str | None = None
         self._token_lock = threading.Lock()
@@ -211,34 +213,62 @@ class Stock2ShopHook(BaseHook):
 
     # -- auth ---------------------------------------------------------------------------------------
     def authenticate(self, *, stale: str | None = None) -> str:
-        """Log in once and share the token. A new login invalidates older tokens, so it is serialised.
+        """The session token: one login shared by every thread of this hook and every worker of the deployment.
 
-        :param stale: the token a caller saw rejected; if another thread already replaced it, reuse theirs.
+        A new login invalidates older tokens, so logins are serialised: across threads by a lock, across processes
+        and machines through the state store (:meth:`StateStore.relogin`), which keeps the current token
+        encrypted with a key derived from the password. Without a state store, the token is this process's own.
+
+        :param stale: the token a caller saw rejected; if another thread or worker already replaced it, reuse theirs.
         """
         with self._token_lock:
             if self._token is not None and self._token != stale:
                 return self._token
             base, username, password = self._connection()
-            response = self._send(
-                "POST",
-                base + self.ENDPOINTS["authenticate"],
-                params={"format": "json"},
-                json={"system_user_auth": {"username": username, "password": password}},
-            )
-            if response.status_code in (401, 403):
-                raise Stock2ShopAuthError(
-                    f"Stock2Shop refused the credentials of connection {self.stock2shop_conn_id!r} "
-                    f"(HTTP {response.status_code})",
-                    status=response.status_code,
-                )
-            self._raise_for_status(response, "authenticate")
-            token = (response.json().get("system_user") or {}).get("token")
-            if not token:
-                raise Stock2ShopError("Stock2Shop's login answer carried no token")
+            store = self._token_store()
+            if store is None:
+                token = self._login(base, username, password)
+            else:
+                name = f"stock2shop {base} {username}"
+                known = store.shared_token(name, password) if stale is None else None
+                if known is None or known == self._token:
+                    known = store.relogin(name, password, stale, lambda: self._login(base, username, password))
+                token = known
             _mask(token)
             self._token = token
-            self.logins += 1
             return token
+
+    def _token_store(self) -> StateStore | None:
+        if self._store is None:
+            from stock2shop_sync.state import StateStore, StateStoreError
+
+            try:
+                self._store = StateStore()
+            except StateStoreError as exc:
+                log.warning("Stock2Shop logins are not shared with other workers: %s", exc)
+                self._store = False
+        return self._store or None
+
+    def _login(self, base: str, username: str, password: str) -> str:
+        response = self._send(
+            "POST",
+            base + self.ENDPOINTS["authenticate"],
+            params={"format": "json"},
+            json={"system_user_auth": {"username": username, "password": password}},
+        )
+        if response.status_code in (401, 403):
+            raise Stock2ShopAuthError(
+                f"Stock2Shop refused the credentials of connection {self.stock2shop_conn_id!r} "
+                f"(HTTP {response.status_code})",
+                status=response.status_code,
+            )
+        self._raise_for_status(response, "authenticate")
+        token = (response.json().get("system_user") or {}).get("token")
+        if not token:
+            raise Stock2ShopError("Stock2Shop's login answer carried no token")
+        _mask(token)
+        self.logins += 1
+        return token
 
     # -- requests -----------------------------------------------------------------------------------
     def _throttle(self) -> None:

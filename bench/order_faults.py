@@ -636,8 +636,10 @@ def main(argv: list[str] | None = None) -> int:
             ok = result["documents"] == result["acked"] == args.orders and not result["duplicates"] + result["lost"]
             good &= ok
             print(f"ORDERS {_line(result, SINK_KEYS)}", flush=True)
+            kinds = ", ".join(f"{kind} {n}" for kind, n in result["kinds"].items())
+            verdict = "" if ok else "  <-- NOT EXACTLY ONCE"
             print(
-                f"  {name}: {result['runs']} push run(s), {result['seconds']} s{'' if ok else '  <-- NOT EXACTLY ONCE'}"
+                f"  {name}: {result['runs']} push run(s), {result['seconds']} s; faults: {kinds}{verdict}", flush=True
             )
         if not args.no_overlap:
             overlap = run_concurrent(folder, args.overlap_orders, args.seed, kill=False, quiet=not args.verbose)

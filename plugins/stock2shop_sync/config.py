@@ -550,6 +550,36 @@ class OrderSettings(_Strict):
     pool: str | None = Field(default=None, min_length=1, max_length=256)
 
 
+class TimeoutSettings(_Strict):
+    """How long each step may run before Airflow stops it, and how long the source's database may take.
+
+    A hung ERP query must not hold the source's only active run for ever (``max_active_runs=1``): the query is
+    cancelled by the driver after ``query_seconds``, the task by Airflow after its step's minutes, the run after
+    ``run_minutes``; the next scheduled run then starts.
+    """
+
+    extract_minutes: int = Field(default=60, ge=1, le=1_440)
+    merge_minutes: int = Field(default=30, ge=1, le=1_440)
+    validate_minutes: int = Field(default=30, ge=1, le=1_440)
+    upload_minutes: int = Field(default=120, ge=1, le=1_440)
+    orders_minutes: int = Field(default=60, ge=1, le=1_440)
+    report_minutes: int = Field(default=10, ge=1, le=1_440)
+    #: The whole run (``dagrun_timeout``).
+    run_minutes: int = Field(default=360, ge=1, le=10_080)
+    #: Seconds the ODBC driver may take to log in, and one query to run (0: no limit from the driver).
+    odbc_login_seconds: int = Field(default=30, ge=1, le=600)
+    odbc_query_seconds: int = Field(default=1_800, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _query_within_extract(self) -> TimeoutSettings:
+        if self.odbc_query_seconds and self.odbc_query_seconds > self.extract_minutes * 60:
+            raise ValueError(
+                f"odbc_query_seconds ({self.odbc_query_seconds}) is longer than extract_minutes "
+                f"({self.extract_minutes}): the task would be stopped before the query's own timeout names it"
+            )
+        return self
+
+
 class EmailAlert(_Strict):
     """E-mail through an SMTP connection (``SmtpNotifier``)."""
 
@@ -636,6 +666,7 @@ class SourceConfig(_Strict):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     incremental: IncrementalSettings = Field(default_factory=IncrementalSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings)
     owner: str = "stock2shop"
     tags: list[str] = Field(default_factory=list)
     path: str = Field(default="", exclude=True)

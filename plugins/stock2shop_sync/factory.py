@@ -144,18 +144,25 @@ def build_source_dag(
         params=_params(config),
         tags=sorted({"stock2shop", config.type, *config.tags}),
         default_args={**DEFAULT_ARGS, "owner": config.owner, **_alerting(config)},
+        dagrun_timeout=timedelta(minutes=config.timeouts.run_minutes),
     ) as dag:
+        limits = config.timeouts
         step_ids: list[str] = []
         previous_upload = None
         for entity in config.entities:
             common = {"config_path": config.path, "entity": entity}
-            extract = SourceExtractOperator(task_id=f"extract_{entity}", **common)
+            extract = SourceExtractOperator(
+                task_id=f"extract_{entity}", execution_timeout=timedelta(minutes=limits.extract_minutes), **common
+            )
             step_ids.append(extract.task_id)
             before_validate = extract
             if entity == "products" and (linked or broken_links):
                 extracts = {
                     other.path: SourceExtractOperator(
-                        task_id=f"extract_linked_{other.source_id}", config_path=other.path, entity="products"
+                        task_id=f"extract_linked_{other.source_id}",
+                        config_path=other.path,
+                        entity="products",
+                        execution_timeout=timedelta(minutes=other.timeouts.extract_minutes),
                     )
                     for other in linked
                 }
@@ -163,6 +170,7 @@ def build_source_dag(
                     task_id="merge_products",
                     upstream_task_id=extract.task_id,
                     linked={path: task.task_id for path, task in extracts.items()},
+                    execution_timeout=timedelta(minutes=limits.merge_minutes),
                     **common,
                 )
                 [extract, *extracts.values()] >> before_validate
@@ -171,9 +179,17 @@ def build_source_dag(
                     ConfigErrorOperator(task_id=f"linked_config_error_{stem}", error=str(error)) >> before_validate
                 step_ids.append(before_validate.task_id)
             validate = ValidateOperator(
-                task_id=f"validate_{entity}", upstream_task_id=before_validate.task_id, **common
+                task_id=f"validate_{entity}",
+                upstream_task_id=before_validate.task_id,
+                execution_timeout=timedelta(minutes=limits.validate_minutes),
+                **common,
             )
-            upload = Stock2ShopUploadOperator(task_id=f"upload_{entity}", upstream_task_id=validate.task_id, **common)
+            upload = Stock2ShopUploadOperator(
+                task_id=f"upload_{entity}",
+                upstream_task_id=validate.task_id,
+                execution_timeout=timedelta(minutes=limits.upload_minutes),
+                **common,
+            )
             before_validate >> validate >> upload
             if previous_upload is not None:
                 previous_upload >> upload
@@ -184,13 +200,21 @@ def build_source_dag(
             # Orders flow even when the catalogue sync failed: they wait for it, never on it.
             # One push of a source at a time (make pools creates the pool); exactly-once rests on the ledger's claims.
             push = PushOrdersOperator(
-                task_id="push_orders", config_path=config.path, trigger_rule="all_done", pool=config.order_pool
+                task_id="push_orders",
+                config_path=config.path,
+                trigger_rule="all_done",
+                pool=config.order_pool,
+                execution_timeout=timedelta(minutes=limits.orders_minutes),
             )
             last >> push
             step_ids.append(push.task_id)
         # none_failed: the report also runs when a manual run skipped entities, and a failed step still fails it.
         report = SyncReportOperator(
-            task_id="report", config_path=config.path, step_task_ids=step_ids, trigger_rule="none_failed"
+            task_id="report",
+            config_path=config.path,
+            step_task_ids=step_ids,
+            trigger_rule="none_failed",
+            execution_timeout=timedelta(minutes=limits.report_minutes),
         )
         # Downstream of every step, so any failed step fails the report, the run's leaf (a run is judged by its
         # leaves); skipped steps (entities not selected) do not.

@@ -19,7 +19,7 @@ whole result set in memory unless told to read it through a cursor (:func:`strea
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
@@ -46,12 +46,32 @@ def _has(conn_str: str, key: str) -> bool:
     return re.search(rf"(?:^|;)\s*{key}\s*=", conn_str, re.IGNORECASE) is not None
 
 
-def read_only_connection_string(conn_str: str, driver: str | None, database: str | None = None) -> str:
+def postgres_options(settings: dict[str, str]) -> str:
+    """libpq ``options`` for psqlODBC's ``pqopt``: each setting as ``-c name=value``, quoted as libpq reads it."""
+    return "pqopt={options='" + " ".join(f"-c{name}={value}" for name, value in settings.items()) + "'};"
+
+
+def statement_timeout_connection_string(conn_str: str, driver: str | None, seconds: int) -> str:
+    """``conn_str`` whose session cancels any statement running longer than ``seconds`` (0: unchanged), where the
+    server does it for the driver: PostgreSQL's ``statement_timeout``. Other drivers take ODBC's query timeout
+    attribute instead (:func:`stock2shop_sync.connectors.sql.query_timeout`)."""
+    if seconds and driver_kind(driver) == "postgresql" and not _has(conn_str, "pqopt"):
+        return conn_str + postgres_options({"statement_timeout": str(seconds * 1000)})
+    return conn_str
+
+
+def read_only_connection_string(
+    conn_str: str, driver: str | None, database: str | None = None, *, statement_timeout: int = 0
+) -> str:
     """``conn_str`` with the driver's read-only setting added (see the module's docstring); unchanged for a
-    driver without one. ``database`` is the SQLite file named in ``DATABASE=`` (opened as a read-only URI)."""
+    driver without one. ``database`` is the SQLite file named in ``DATABASE=`` (opened as a read-only URI);
+    ``statement_timeout`` (seconds, 0: none) is set with it on PostgreSQL."""
     kind = driver_kind(driver)
     if kind == "postgresql":
         if not _has(conn_str, "pqopt"):
+            if statement_timeout:
+                settings = {"default_transaction_read_only": "on", "statement_timeout": str(statement_timeout * 1000)}
+                return conn_str + postgres_options(settings)
             return conn_str + POSTGRES_READ_ONLY
         if not _has(conn_str, "ConnSettings"):
             return conn_str + POSTGRES_READ_ONLY_SETTINGS
@@ -66,9 +86,10 @@ def read_only_connection_string(conn_str: str, driver: str | None, database: str
     return conn_str
 
 
-def read_only_hook(conn_id: str, driver: str | None) -> OdbcHook:
+def read_only_hook(conn_id: str, driver: str | None, *, statement_timeout: int = 0, login_timeout: int = 0) -> OdbcHook:
     """An ``OdbcHook`` for the source's extraction whose connection string (used by ``get_conn()`` and by the
-    arrow-odbc reader alike) opens the session read-only and reads result sets in chunks."""
+    arrow-odbc reader alike) opens the session read-only, reads result sets in chunks and, on PostgreSQL, cancels
+    a statement after ``statement_timeout`` seconds."""
     from airflow.providers.odbc.hooks.odbc import OdbcHook
 
     class ReadOnlyOdbcHook(OdbcHook):
@@ -77,11 +98,22 @@ def read_only_hook(conn_id: str, driver: str | None) -> OdbcHook:
         @property
         def odbc_connection_string(self) -> str:
             database = self.database or self.connection.schema
-            conn_str = read_only_connection_string(super().odbc_connection_string, self.driver, database)
+            conn_str = read_only_connection_string(
+                super().odbc_connection_string, self.driver, database, statement_timeout=statement_timeout
+            )
             return streaming_connection_string(conn_str, self.driver)
 
     kwargs = {"driver": driver} if driver else {}
-    return ReadOnlyOdbcHook(odbc_conn_id=conn_id, **kwargs)
+    return ReadOnlyOdbcHook(odbc_conn_id=conn_id, connect_kwargs=login_timeout_kwargs(login_timeout), **kwargs)
+
+
+#: ODBC's SQL_ATTR_LOGIN_TIMEOUT, set before pyodbc connects.
+SQL_ATTR_LOGIN_TIMEOUT = 103
+
+
+def login_timeout_kwargs(seconds: int) -> dict[str, Any]:
+    """``OdbcHook`` ``connect_kwargs`` that bound the login to ``seconds`` (every driver here accepts it)."""
+    return {"attrs_before": {SQL_ATTR_LOGIN_TIMEOUT: seconds}} if seconds else {}
 
 
 def streaming_connection_string(conn_str: str, driver: str | None) -> str:

@@ -197,6 +197,36 @@ _SINCE_SECTION = re.compile(r"\{\{\s*#\s*since\s*\}\}(.*?)\{\{\s*/\s*since\s*\}\
 EARLIEST = datetime(1753, 1, 1)
 
 
+class QueryTimeout(RuntimeError):
+    """A query ran past ``timeouts.odbc_query_seconds`` and was cancelled: retrying at once would hang again."""
+
+
+#: SQLSTATEs of a statement cancelled for running too long: ODBC's timeout, PostgreSQL's statement_timeout.
+_TIMEOUT_STATES = ("HYT00", "57014")
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a driver error says the statement was cancelled for running too long."""
+    text = " ".join(map(str, getattr(exc, "args", ()))) or str(exc)
+    return any(state in text for state in _TIMEOUT_STATES) or "statement timeout" in text.lower()
+
+
+def query_timeout(connection: Any, driver: str | None, seconds: int) -> None:
+    """Ask the driver to cancel statements running longer than ``seconds`` (ODBC's query timeout), where the
+    server does not already do it (PostgreSQL: ``statement_timeout`` in the connection string; psqlODBC refuses
+    the connection attribute pyodbc sets for it)."""
+    from stock2shop_sync.connectors.read_only import driver_kind
+
+    if not seconds or driver_kind(driver) == "postgresql":
+        return
+    import pyodbc
+
+    try:
+        connection.timeout = seconds
+    except pyodbc.Error as exc:
+        log.warning("the ODBC driver %s takes no query timeout (%s); only the task's timeout applies", driver, exc)
+
+
 def since_literal(since: datetime | None, timezone: str = "UTC") -> str:
     """``{{since}}`` as an ODBC timestamp escape (``{ts '2026-11-30 22:00:00'}``), which every ODBC driver turns
     into its own database's timestamp literal, so no date format or DATEFORMAT setting can misread it. The
@@ -256,7 +286,20 @@ class SqlConnector(SourceConnector):
         (:mod:`stock2shop_sync.connectors.read_only`)."""
         from stock2shop_sync.connectors.read_only import read_only_hook
 
-        return read_only_hook(self.config.connection.conn_id, self.config.connection.driver)
+        limits = self.config.timeouts
+        return read_only_hook(
+            self.config.connection.conn_id,
+            self.config.connection.driver,
+            statement_timeout=limits.odbc_query_seconds,
+            login_timeout=limits.odbc_login_seconds,
+        )
+
+    def _timeout(self) -> QueryTimeout:
+        seconds = self.config.timeouts.odbc_query_seconds
+        return QueryTimeout(
+            f"source {self.config.source_id}: a query ran past timeouts.odbc_query_seconds ({seconds} s) and the "
+            "database cancelled it; make the query cheaper (an index, a narrower window) or raise the timeout"
+        )
 
     def _login_refused(self, exc: Exception, hook: OdbcHook) -> Exception | None:
         """The error naming the source when ``exc`` says the database refused the login, else None."""
@@ -292,18 +335,25 @@ class SqlConnector(SourceConnector):
             import arrow_odbc
 
             hook = self.hook()
+            cancelled = False
             try:
                 table, inferred = self._read_arrow(query, hook, numbers or [])
             except arrow_odbc.Error as exc:
                 if refused := self._login_refused(exc, hook):
                     raise refused from None
-                log.warning(
-                    "source %s: arrow-odbc could not read this query (%s); reading it through OdbcHook instead",
-                    self.config.source_id,
-                    _reason(exc, hook),
-                )
+                cancelled = timed_out(exc)
+                if not cancelled:
+                    log.warning(
+                        "source %s: arrow-odbc could not read this query (%s); reading it through OdbcHook instead",
+                        self.config.source_id,
+                        _reason(exc, hook),
+                    )
             else:
                 return _arrow_to_polars(table, inferred) if polars else _arrow_to_pandas(table, inferred)
+            if cancelled:
+                # Raised here, not in the except block: as the new error's context, the arrow error's frames
+                # would hold its connection open. Reading the query again through pyodbc would only hang again.
+                raise self._timeout()
         return self._read_pyodbc(query, limit=limit)
 
     def _read_arrow(self, query: str, hook: OdbcHook, numbers: list[str]) -> tuple[pa.Table, pa.Schema]:
@@ -336,6 +386,8 @@ class SqlConnector(SourceConnector):
             max_text_size=MAX_TEXT_BYTES,
             max_binary_size=MAX_TEXT_BYTES,
             map_schema=schema,
+            login_timeout_sec=self.config.timeouts.odbc_login_seconds,
+            query_timeout_sec=self.config.timeouts.odbc_query_seconds or None,
         )
         table = pa.Table.from_batches(list(batches), schema=batches.schema)
         return table, inferred[0] if inferred else table.schema
@@ -356,12 +408,18 @@ class SqlConnector(SourceConnector):
                 f"source {self.config.source_id}: cannot connect to the database of connection {connection_id!r}: "
                 + _reason(exc, hook)
             ) from None
+        query_timeout(connection, self.config.connection.driver, self.config.timeouts.odbc_query_seconds)
         with closing(connection) as conn, closing(conn.cursor()) as cursor:
             if self.config.connection.encoding:
                 import pyodbc
 
                 conn.setdecoding(pyodbc.SQL_CHAR, encoding=self.config.connection.encoding)
-            cursor.execute(query)
+            try:
+                cursor.execute(query)
+            except pyodbc.Error as exc:
+                if timed_out(exc):
+                    raise self._timeout() from None
+                raise
             columns = [d[0] for d in cursor.description]
             chunks: list[pd.DataFrame] = []
             remaining = limit
@@ -424,9 +482,26 @@ class SqlOrderSink(OrderSink):
         if self._conn is None:
             from airflow.providers.odbc.hooks.odbc import OdbcHook
 
+            from stock2shop_sync.connectors.read_only import (
+                login_timeout_kwargs,
+                statement_timeout_connection_string,
+            )
+
             driver = self.config.connection.driver if self.config.connection else None
+            limits = self.config.timeouts
             kwargs = {"driver": driver} if driver else {}
-            conn = OdbcHook(odbc_conn_id=self.settings.conn_id, **kwargs).get_conn()
+            hook = OdbcHook(
+                odbc_conn_id=self.settings.conn_id,
+                connect_kwargs=login_timeout_kwargs(limits.odbc_login_seconds),
+                **kwargs,
+            )
+            import pyodbc
+
+            conn_str = statement_timeout_connection_string(
+                hook.odbc_connection_string, hook.driver, limits.odbc_query_seconds
+            )
+            conn = pyodbc.connect(conn_str, **hook.connect_kwargs)
+            query_timeout(conn, driver, limits.odbc_query_seconds)
             conn.autocommit = False
             self._conn = conn
         return self._conn

@@ -55,13 +55,16 @@ def _window(config: SourceConfig, context: Context) -> tuple[Any, Any]:
 
 def _fail_fast(exc: Exception) -> bool:
     from stock2shop_sync.config import ConfigError
+    from stock2shop_sync.connectors.sql import QueryTimeout
     from stock2shop_sync.hooks.stock2shop import Stock2ShopError
     from stock2shop_sync.model.canonical import MappingError
     from stock2shop_sync.model.orders import OrderError
     from stock2shop_sync.model.validation import ValidationFailed
     from stock2shop_sync.redact import SourceAuthError
 
-    if isinstance(exc, (ConfigError, MappingError, ValidationFailed, OrderError, SourceAuthError)):
+    if isinstance(exc, (ConfigError, MappingError, ValidationFailed, OrderError, SourceAuthError, QueryTimeout)):
+        return True
+    if type(exc).__name__ == "AirflowNotFoundException":  # a connection that does not exist: retrying cannot help
         return True
     return isinstance(exc, Stock2ShopError) and not exc.retryable
 

@@ -265,7 +265,30 @@ def build_dags(directory: Path | str | None = None) -> dict[str, DAG]:
         if dag_id in dags:  # e.g. a second file claiming a source id that a valid file already has
             dag_id = f"s2s_{_safe(Path(error.file).stem)}_config_error"
         dags[dag_id] = build_error_dag(error, dag_id)
+    dags[MAINTENANCE_DAG_ID] = build_maintenance_dag()
     return dags
+
+
+MAINTENANCE_DAG_ID = "s2s_maintenance"
+
+
+def build_maintenance_dag() -> DAG:
+    """The daily ``s2s_maintenance`` DAG: removes staging run folders older than ``S2S_STAGING_RETENTION_DAYS``
+    (:mod:`stock2shop_sync.retention`); ``_state`` stays."""
+    from stock2shop_sync.operators.maintenance import PruneStagingOperator
+
+    with DAG(
+        dag_id=MAINTENANCE_DAG_ID,
+        description="Remove old staging run folders (staged rows hold customer data); _state stays",
+        schedule=CronDataIntervalTimetable("17 3 * * *", timezone="UTC"),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["stock2shop", "maintenance"],
+        default_args={**DEFAULT_ARGS, "owner": "stock2shop"},
+    ) as dag:
+        PruneStagingOperator(task_id="prune_staging", execution_timeout=timedelta(hours=1))
+    return dag
 
 
 def dag_ids(dags: Iterable[DAG]) -> list[str]:

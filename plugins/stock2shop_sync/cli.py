@@ -237,22 +237,25 @@ def _print_orders(orders: dict[str, Any], source_id: str) -> None:
 
 
 def ensure_pools(directory: str | None) -> int:
-    """Create the one-slot Airflow pool of every source that takes orders (``orders.pool``), where missing.
+    """Create the one-slot Airflow pools the sources' tasks run in, where missing: each order-taking source's
+    pushes, each Stock2Shop API user's uploads, each Sage Accounting company's reads (see ``SourceConfig.pools``).
 
-    Run after ``airflow db migrate``: a push task whose pool does not exist is never scheduled.
+    Run after ``airflow db migrate``: a task whose pool does not exist is never scheduled. An existing pool is
+    left as it is (its slots may have been changed in the UI).
     """
     from airflow.models.pool import Pool
 
     configs, _ = load_all(Path(directory) if directory else sources_dir())
-    for config in (c for c in configs if c.orders.enabled):
-        name = config.order_pool
+    wanted: dict[str, str] = {}
+    for config in configs:
+        for name, purpose in config.pools().items():
+            wanted.setdefault(name, purpose)
+    for name, purpose in sorted(wanted.items()):
         if Pool.get_pool(name) is None:
-            Pool.create_or_update_pool(
-                name, 1, f"order pushes of source {config.source_id}: one at a time", include_deferred=False
-            )
-            print(f"created pool {name} (1 slot) for {config.source_id}'s order pushes")
+            Pool.create_or_update_pool(name, 1, purpose, include_deferred=False)
+            print(f"created pool {name} (1 slot): {purpose}")
         else:
-            print(f"pool {name} exists for {config.source_id}'s order pushes")
+            print(f"pool {name} exists: {purpose}")
     return 0
 
 

@@ -488,6 +488,10 @@ class ApiSettings(_Strict):
     overlap_minutes: int = Field(default=5, ge=0)
     #: Seconds one request may take (reads and order creates); a create that times out is looked up, not resent.
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    #: The Airflow pool of this source's reads from the API (Sage Accounting: one per Sage company, whose daily
+    #: request cap every source of the company shares); default ``s2s_sage_<conn_id>`` for Sage Accounting,
+    #: none for other APIs. ``make pools`` creates it.
+    pool: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 class OrderInbox(_Strict):
@@ -622,6 +626,9 @@ class Stock2ShopTarget(_Strict):
     source_id: int = Field(gt=0)
     #: Queue requests in flight at once (they share one token and stay inside the advertised rate limit).
     upload_concurrency: int = Field(default=4, ge=1, le=16)
+    #: The Airflow pool of this source's uploads; default ``s2s_api_<conn_id>``, one per Stock2Shop API user, so
+    #: sources of one user upload one at a time inside the user's rate limit (``make pools`` creates it).
+    pool: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 class ValidationSettings(_Strict):
@@ -689,6 +696,33 @@ class SourceConfig(_Strict):
     def order_pool(self) -> str:
         """The Airflow pool of this source's order pushes (``orders.pool``, or ``s2s_orders_<source_id>``)."""
         return self.orders.pool or f"s2s_orders_{self.source_id}"
+
+    @property
+    def upload_pool(self) -> str | None:
+        """The Airflow pool of this source's uploads: one per Stock2Shop API user (``stock2shop.pool``)."""
+        if self.stock2shop is None:
+            return None
+        return self.stock2shop.pool or f"s2s_api_{self.stock2shop.conn_id}"
+
+    @property
+    def read_pool(self) -> str | None:
+        """The Airflow pool of this source's extracts: ``api.pool``, or one per Sage Accounting company."""
+        if self.api.pool:
+            return self.api.pool
+        if self.type == "sage_accounting" and self.connection is not None:
+            return f"s2s_sage_{self.connection.conn_id}"
+        return None
+
+    def pools(self) -> dict[str, str]:
+        """Every pool this source's tasks run in, with what it is for (``make pools`` creates them)."""
+        wanted = {}
+        if self.orders.enabled:
+            wanted[self.order_pool] = f"order pushes of source {self.source_id}: one at a time"
+        if self.upload_pool:
+            wanted[self.upload_pool] = f"uploads of Stock2Shop connection {self.stock2shop.conn_id}: one at a time"
+        if self.read_pool:
+            wanted[self.read_pool] = f"API reads of connection {self.connection.conn_id if self.connection else '?'}"
+        return wanted
 
     @property
     def mapping_name(self) -> str:

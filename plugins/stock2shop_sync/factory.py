@@ -113,6 +113,10 @@ def _params(config: SourceConfig) -> dict[str, Param]:
     }
 
 
+def _pool(name: str | None) -> dict[str, Any]:
+    return {"pool": name} if name else {}
+
+
 def _alerting(config: SourceConfig) -> dict[str, Any]:
     from stock2shop_sync.notifications import failure_notifiers
 
@@ -152,7 +156,10 @@ def build_source_dag(
         for entity in config.entities:
             common = {"config_path": config.path, "entity": entity}
             extract = SourceExtractOperator(
-                task_id=f"extract_{entity}", execution_timeout=timedelta(minutes=limits.extract_minutes), **common
+                task_id=f"extract_{entity}",
+                execution_timeout=timedelta(minutes=limits.extract_minutes),
+                **_pool(config.read_pool),
+                **common,
             )
             step_ids.append(extract.task_id)
             before_validate = extract
@@ -163,6 +170,7 @@ def build_source_dag(
                         config_path=other.path,
                         entity="products",
                         execution_timeout=timedelta(minutes=other.timeouts.extract_minutes),
+                        **_pool(other.read_pool),
                     )
                     for other in linked
                 }
@@ -188,6 +196,7 @@ def build_source_dag(
                 task_id=f"upload_{entity}",
                 upstream_task_id=validate.task_id,
                 execution_timeout=timedelta(minutes=limits.upload_minutes),
+                **_pool(config.upload_pool),
                 **common,
             )
             before_validate >> validate >> upload

@@ -147,14 +147,27 @@ def test_order_pushes_run_in_a_pool_of_their_own_which_ensure_pools_creates(
         orders={"enabled": True, "conn_id": "x", "pool": "erp_writes"},
     )  # fmt: skip
 
-    assert build_dag(load_source(shop)).task_dict["push_orders"].pool == "s2s_orders_pool_shop"
+    sage = sources_dir / "pool_sage.yaml"
+    sage.write_text(
+        "source_id: pool_sage\ntype: sage_accounting\nconnection: {conn_id: sage_company_7001}\n"
+        "stock2shop: {source_id: 103, conn_id: s2s_user_b, pool: user_b_uploads}\nentities: [products]\n"
+    )
+    dag = build_dag(load_source(shop))
+    assert dag.task_dict["push_orders"].pool == "s2s_orders_pool_shop"
+    # One pool per Stock2Shop API user for uploads, none for a database's reads.
+    assert dag.task_dict["upload_products"].pool == "s2s_api_stock2shop_default"
+    assert dag.task_dict["extract_products"].pool == "default_pool"
     assert build_dag(load_source(named)).task_dict["push_orders"].pool == "erp_writes"
+    sage_dag = build_dag(load_source(sage))
+    assert sage_dag.task_dict["extract_products"].pool == "s2s_sage_sage_company_7001"  # per Sage company
+    assert sage_dag.task_dict["upload_products"].pool == "user_b_uploads"
     assert cli.main(["ensure-pools", "--dir", str(sources_dir)]) == 0
     assert cli.main(["ensure-pools", "--dir", str(sources_dir)]) == 0  # a second call changes nothing
     out = capsys.readouterr().out
     assert "created pool s2s_orders_pool_shop (1 slot)" in out
     assert "pool erp_writes exists" in out
-    for name in ("s2s_orders_pool_shop", "erp_writes"):
+    assert "created pool s2s_api_stock2shop_default (1 slot): uploads of Stock2Shop connection" in out
+    for name in ("s2s_orders_pool_shop", "erp_writes", "s2s_api_stock2shop_default", "s2s_sage_sage_company_7001"):
         pool = Pool.get_pool(name)
         assert pool is not None
         assert pool.slots == 1

@@ -41,6 +41,7 @@ up: install
 	@bash scripts/up.sh
 
 test: install
+	@bash scripts/ensure_test_tools.sh
 	@$(ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -231,13 +231,15 @@ class _Run:
             return _skipped(self.config, item, previous)
         if previous is not None and previous.next_attempt_at and previous.next_attempt_at > _now():
             return self._waiting(item, previous)
+        waiting = False  # the problem is transient: the source has synced no products yet
         try:
             order = parse_order(item.raw, settings, self.config.stock2shop.source_id)
             route_order(order, self.config, self.held, self.sources_by_s2s_id)
             reference: str | None = external_order_no(order, settings)
             problem: str | None = None
-        except OrderError as exc:
+        except (OrderError, TransientOrderError) as exc:
             order, reference, problem = None, None, str(exc)
+            waiting = isinstance(exc, TransientOrderError)
         if self.dry_run:
             if problem is not None or order is None:
                 return OrderOutcome(item.where, item.order_id, "failed", error=problem)
@@ -269,7 +271,7 @@ class _Run:
                 "another run raised it" if done else "another run is working on it",
             )
         if problem is not None or order is None:
-            return self._failed(item, entry, problem or "unreadable order", transient=False)
+            return self._failed(item, entry, problem or "unreadable order", transient=waiting)
 
         def renew() -> None:
             if not self.store.renew(

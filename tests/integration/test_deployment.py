@@ -134,3 +134,36 @@ def test_compose_keeps_the_order_ledger_in_its_own_database_and_creates_the_orde
         in (services["postgres"]["volumes"])
     )
     assert "stock2shop_sync.cli ensure-pools" in services["airflow-init"]["command"][-1]
+
+
+def _up_settings(**env: str) -> str:
+    import os
+
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "up.sh")],
+        env={**{k: v for k, v in os.environ.items() if k != "S2S_STATE_URL"}, "UP_PRINT_ONLY": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_make_up_uses_the_local_postgresql_and_one_variable_moves_its_port() -> None:
+    out = _up_settings(AIRFLOW_PORT="8123")
+
+    assert "metadata: PostgreSQL (postgresql://postgres@127.0.0.1:5432/s2s_up_airflow)" in out
+    assert "state store: postgresql://postgres@127.0.0.1:5432/s2s_up_state" in out
+    assert "UI and API on port 8123" in out
+    assert "WARNING" not in out
+
+
+def test_make_up_falls_back_to_sqlite_with_a_warning_about_backfills() -> None:
+    out = _up_settings(S2S_UP_POSTGRES="postgresql://postgres@127.0.0.1:1", S2S_STATE_URL="postgresql://u:pw@db/x")
+
+    assert "WARNING: no PostgreSQL answers" in out
+    assert "database is locked" in out
+    assert "metadata: SQLite in" in out
+    assert "state store: postgresql://u:***@db/x" in out  # a password never printed

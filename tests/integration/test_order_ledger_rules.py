@@ -904,3 +904,20 @@ def test_an_order_in_its_pause_cannot_be_claimed_by_any_run(ledger_url: str) -> 
     claimed = store.claim("shop", "98", "S2S-98", owner="late-run", lease_seconds=60)
     assert claimed is not None
     assert claimed.owner == "late-run"
+
+
+def test_orders_wait_without_counting_while_the_source_has_synced_no_products(
+    sqlite_source: dict[str, Any], sandbox: str, sources_dir: Path, state_store: str
+) -> None:
+    # A new state store (moved to PostgreSQL, say) knows no synced SKUs until the next upload records them.
+    config = _shop(sources_dir, sqlite_source, max_attempts=2)
+    store = StateStore(state_store)
+    add_orders(sandbox, [system_order(99, 101, [("HW-HAMMER-16", 1, 349.95)])])
+
+    runs = [pipeline.push_orders(config, store=store)["counts"] for _ in range(4)]
+
+    assert runs == [{"pending": 1, "failed": 1}] * 4  # never given up: the order is not at fault
+    entry = store.entry("shop", "99")
+    assert (entry.status, entry.data_failures, entry.transient_failures) == ("failed", 0, 4)
+    store.record_synced("shop", HELD)
+    assert pipeline.push_orders(config, store=store)["counts"] == {"pending": 1, "raised": 1}

@@ -110,4 +110,3 @@ def test_a_missing_connection_fails_without_retries() -> None:
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     assert _fail_fast(AirflowNotFoundException("The conn_id `nope` isn't defined"))
-

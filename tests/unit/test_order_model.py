@@ -9,6 +9,7 @@ import pytest
 from stock2shop_sync.config import OrderSettings, SourceConfig
 from stock2shop_sync.model.orders import (
     OrderError,
+    TransientOrderError,
     external_order_no,
     header_fields,
     line_fields,
@@ -119,7 +120,8 @@ def test_routing_accepts_held_skus_case_insensitively_and_refuses_others() -> No
     route_order(order, config, {"a-1", "b-2"})
     with pytest.raises(OrderError, match="order 5 line 2: sku 'B-2' is not a product of source shop"):
         route_order(order, config, {"a-1"})
-    with pytest.raises(OrderError, match="has not synced any products yet"):
+    # Nothing synced yet (a new source, a moved state store): the order waits, it is not refused.
+    with pytest.raises(TransientOrderError, match="has not synced any products yet"):
         route_order(order, config, set())
     foreign = parse_order(system_order(6, 202, [("A-1", 1, 10.0)]), SETTINGS, 202)
     with pytest.raises(OrderError, match="belongs to Stock2Shop source 202, which no config here feeds"):

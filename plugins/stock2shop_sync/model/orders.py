@@ -297,7 +297,10 @@ def route_order(
             )
         if sku_key(line.sku) not in held_skus:
             if not held_skus:
-                raise OrderError(
+                # Not the order's fault: nothing can be checked until the source's products are synced (a new
+                # source, or a state store that was moved), so the order waits for that instead of counting
+                # towards giving up.
+                raise TransientOrderError(
                     f"order {order.order_id}: source {config.source_id} has not synced any products yet, so "
                     f"sku {line.sku!r} (line {line.line_no}) cannot be checked; run a products sync first"
                 )

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV := source scripts/env.sh &&
 
-.PHONY: help install odbc demo up test bench order-faults lint check-config check-mapping order-ddl retry-order pools sandbox stop lock clean
+.PHONY: help install odbc demo up test bench order-faults lint check-config check-mapping order-ddl retry-order pools cluster cluster-stop cluster-check sandbox stop lock clean
 
 help:
 	@echo "make demo          run the demo source end to end against the Stock2Shop sandbox"
@@ -14,6 +14,8 @@ help:
 	@echo "make test          run the whole test suite (real ODBC to SQLite, PostgreSQL and MariaDB)"
 	@echo "make bench         1M-variant benchmark against the OdbcHook/row-wise baseline (PostgreSQL + sandbox)"
 	@echo "make order-faults  every order sink under injected faults, overlapping runs and a killed run: exactly once?"
+	@echo "make cluster       the distributed deployment natively: Celery (2 workers), Redis, PostgreSQL; make cluster-stop"
+	@echo "make cluster-check the demo sources on the cluster, a worker killed mid-upload: prints a CLUSTER line"
 	@echo "make lint          ruff (with Airflow's AIR rules)"
 	@echo "make check-config  validate every source config in include/sources"
 	@echo "make check-mapping SOURCE=<id>  run a source's queries on a few rows: missing columns, types, a sample payload"
@@ -49,6 +51,15 @@ bench: install
 
 order-faults: install
 	@$(ENV) $(BIN)/python -m bench.order_faults $(ORDER_FAULTS_ARGS)
+
+cluster: install
+	@bash scripts/cluster.sh start
+
+cluster-stop:
+	@bash scripts/cluster.sh stop
+
+cluster-check: install
+	@$(ENV) $(BIN)/python scripts/cluster_check.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -30,6 +30,12 @@ def _compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
 
 
+def _shared_settings() -> dict[str, str]:
+    """deploy/airflow.env: the settings compose and ``make cluster`` share."""
+    lines = (ROOT / "deploy" / "airflow.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
 def test_compose_has_the_official_celery_layout_built_from_the_project_image() -> None:
     services = _compose()["services"]
 
@@ -39,7 +45,8 @@ def test_compose_has_the_official_celery_layout_built_from_the_project_image() -
         assert service["command"] == command, name
         assert service["build"] == ".", name
         env = service["environment"]
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert _shared_settings()["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert service["env_file"][0] == "deploy/airflow.env"
         assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@redis:6379/0"
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
         assert "postgres/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
@@ -57,7 +64,7 @@ def test_every_airflow_container_shares_the_secrets_from_env_and_none_is_in_the_
         values = {service["environment"][key] for service in airflow}
         assert len(values) == 1, key  # one shared value, or workers' tokens fail signature checks
         assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", values.pop()), key  # required from .env, no default
-    assert all(s["env_file"] == [".env"] for s in airflow)  # connections (AIRFLOW_CONN_*) too
+    assert all(s["env_file"] == ["deploy/airflow.env", ".env"] for s in airflow)  # connections (AIRFLOW_CONN_*) too
     text = (ROOT / "docker-compose.yaml").read_text()
     assert not re.search(r"(?i)(password|secret|fernet)[^:\n]*:\s*['\"]?[A-Za-z0-9+/=_-]{8,}['\"]?\s*$", text, re.M)
     assert ".env" in (ROOT / ".gitignore").read_text().split()
@@ -106,6 +113,7 @@ def _compose_command() -> list[str]:
 def test_compose_itself_accepts_the_file(tmp_path: Path) -> None:
     # A project folder of its own: compose reads .env from there (the secrets are required, as in a deployment).
     shutil.copy(ROOT / "docker-compose.yaml", tmp_path / "docker-compose.yaml")
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
     (tmp_path / ".env").write_text(re.sub(r"=\s*$", "=x", (ROOT / ".env.example").read_text(), flags=re.M))
 
     result = subprocess.run([*_compose_command(), "config"], capture_output=True, text=True, check=False, cwd=tmp_path)
@@ -118,6 +126,18 @@ def test_compose_itself_accepts_the_file(tmp_path: Path) -> None:
         assert env["AIRFLOW_CONN_S2S_STATE"] == "postgresql://airflow:x@postgres/s2s_state", name
         assert env["AIRFLOW__CORE__FERNET_KEY"] == "x", name
     assert resolved["airflow-worker"]["command"] in ("celery worker", ["celery", "worker"])
+    # The shared settings reach every container as compose resolves them ...
+    shared = _shared_settings()
+    for name in (*AIRFLOW_SERVICES, "airflow-init"):
+        env = resolved[name]["environment"]
+        assert {key: str(env.get(key)) for key in shared} == shared, name
+    # ... and make cluster's components the same, from the same file.
+    cluster = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "cluster.sh"), "env"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    exported = dict(line.split("=", 1) for line in cluster.splitlines() if "=" in line)
+    assert {key: exported.get(key) for key in shared} == shared
+    assert exported["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
 
 
 def test_compose_keeps_the_order_ledger_in_its_own_database_and_creates_the_order_pools() -> None:

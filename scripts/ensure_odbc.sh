@@ -13,11 +13,5 @@ if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
 echo "ODBC: installing ${need[*]}"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "ODBC: need root (or sudo) to install ${need[*]}" >&2; exit 1; }
-  sudo="sudo"
-fi
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+bash "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh" ODBC "${need[@]}"
 odbcinst -q -d

@@ -6,10 +6,4 @@ if command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/nul
   exit 0
 fi
 echo "test tools: installing docker-compose"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "test tools: need root (or sudo) to install docker-compose" >&2; exit 1; }
-  sudo="sudo"
-fi
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq docker-compose >/dev/null
+bash "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh" "test tools" docker-compose

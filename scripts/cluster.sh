@@ -86,6 +86,8 @@ PY
   done
   SANDBOX_SOURCES="101:Demo custom database,102:Demo Sage Evolution,103:Demo Sage Pastel Partner,104:Demo Sage Accounting,105:Demo iSync" \
     "$ROOT/scripts/sandbox.sh" start
+  # The demo web orders: in the sandbox, and as order files where the Pastel demo's config reads them.
+  "$BIN/python" -m stock2shop_sync.demo.orders --sandbox "http://127.0.0.1:$SANDBOX_PORT" --drop "$ROOT/.demo/order-drop/pastel"
   export AIRFLOW_HOME="$CLUSTER_DIR/init"
   "$BIN/airflow" db migrate > "$CLUSTER_DIR/logs/db-migrate.log" 2>&1 || { tail -40 "$CLUSTER_DIR/logs/db-migrate.log"; exit 1; }
   "$BIN/python" -m stock2shop_sync.cli ensure-pools

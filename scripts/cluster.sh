@@ -65,29 +65,10 @@ running() { [ -f "$CLUSTER_DIR/pids/$1" ] && kill -0 "$(cat "$CLUSTER_DIR/pids/$
 start() {
   cluster_env
   mkdir -p "$CLUSTER_DIR/pids" "$CLUSTER_DIR/logs" "$CLUSTER_DIR/shared/staging" "$CLUSTER_DIR/shared/logs"
-  "$BIN/python" - "$POSTGRES" "$DB" <<'PY'
-import sys
-
-import psycopg2
-
-conn = psycopg2.connect(sys.argv[1].rstrip("/") + "/postgres", connect_timeout=5)
-conn.autocommit = True
-with conn.cursor() as cursor:
-    for name in (f"{sys.argv[2]}_airflow", f"{sys.argv[2]}_state"):
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        if cursor.fetchone() is None:
-            cursor.execute(f"CREATE DATABASE {name}")
-PY
+  "$BIN/python" "$ROOT/scripts/pg_databases.py" "$POSTGRES" "${DB}_airflow" "${DB}_state"
   "$BIN/python" -c "import redis, sys; redis.Redis.from_url(sys.argv[1]).ping()" "$REDIS" ||
     { echo "Redis does not answer at $REDIS" >&2; exit 1; }
-  for demo in demo_custom_db:custom_database demo_sage_evolution:sage_evolution demo_sage_pastel_partner:sage_pastel_partner; do
-    [ -f "$DEMO_DIR/${demo%%:*}.sqlite" ] || \
-      "$BIN/python" -m stock2shop_sync.demo.create --preset "${demo#*:}" --sqlite "$DEMO_DIR/${demo%%:*}.sqlite"
-  done
-  SANDBOX_SOURCES="101:Demo custom database,102:Demo Sage Evolution,103:Demo Sage Pastel Partner,104:Demo Sage Accounting,105:Demo iSync" \
-    "$ROOT/scripts/sandbox.sh" start
-  # The demo web orders: in the sandbox, and as order files where the Pastel demo's config reads them.
-  "$BIN/python" -m stock2shop_sync.demo.orders --sandbox "http://127.0.0.1:$SANDBOX_PORT" --drop "$ROOT/.demo/order-drop/pastel"
+  bash "$ROOT/scripts/demo_data.sh"
   export AIRFLOW_HOME="$CLUSTER_DIR/init"
   "$BIN/airflow" db migrate > "$CLUSTER_DIR/logs/db-migrate.log" 2>&1 || { tail -40 "$CLUSTER_DIR/logs/db-migrate.log"; exit 1; }
   "$BIN/python" -m stock2shop_sync.cli ensure-pools

@@ -21,24 +21,8 @@ export AIRFLOW__API__BASE_URL="http://localhost:$port"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$port/execution/"
 
 postgres="${S2S_UP_POSTGRES:-postgresql://postgres@127.0.0.1:5432}"
-if [ -z "$user_metadata" ] && "$BIN/python" - "$postgres" <<'PY'
-import sys
-
-import psycopg2
-
-base = sys.argv[1].rstrip("/")
-try:
-    conn = psycopg2.connect(base + "/postgres", connect_timeout=3)
-except psycopg2.Error:
-    sys.exit(1)
-conn.autocommit = True
-with conn.cursor() as cursor:
-    for name in ("s2s_up_airflow", "s2s_up_state"):
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        if cursor.fetchone() is None:
-            cursor.execute(f"CREATE DATABASE {name}")
-conn.close()
-PY
+if [ -z "$user_metadata" ] && "$BIN/python" "$ROOT/scripts/pg_databases.py" "$postgres" s2s_up_airflow s2s_up_state \
+  2>/dev/null
 then
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${postgres/postgresql:/postgresql+psycopg2:}/s2s_up_airflow"
   [ -n "$user_state" ] || export S2S_STATE_URL="$postgres/s2s_up_state"
@@ -55,14 +39,8 @@ redact() { sed -E 's#(//[^:/@]+):[^@/]*@#\1:***@#g' <<<"$1"; }
 echo "==> metadata: $(redact "$metadata"); state store: $(redact "$S2S_STATE_URL"); UI and API on port $port"
 [ "${UP_PRINT_ONLY:-0}" = 1 ] && exit 0
 
-for demo in demo_custom_db:custom_database demo_sage_evolution:sage_evolution demo_sage_pastel_partner:sage_pastel_partner; do
-  [ -f "$DEMO_DIR/${demo%%:*}.sqlite" ] || \
-    "$BIN/python" -m stock2shop_sync.demo.create --preset "${demo#*:}" --sqlite "$DEMO_DIR/${demo%%:*}.sqlite"
-done
+bash "$ROOT/scripts/demo_data.sh"
 "$BIN/python" -m stock2shop_sync.cli check-config || true
-SANDBOX_SOURCES="101:Demo custom database,102:Demo Sage Evolution,103:Demo Sage Pastel Partner,104:Demo Sage Accounting,105:Demo iSync" \
-  "$ROOT/scripts/sandbox.sh" start
-"$BIN/python" -m stock2shop_sync.demo.orders --sandbox "http://127.0.0.1:$SANDBOX_PORT" --drop "$DEMO_DIR/order-drop/pastel"
 # Local only: everyone is admin (no login), as Airflow's simple auth manager allows for development.
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS:-True}"
 # The metadata database, then the pools the tasks run in (a task whose pool is missing never runs).

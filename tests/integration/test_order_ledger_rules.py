@@ -721,17 +721,8 @@ def test_retry_order_brings_a_given_up_order_file_back_from_failed(
 
 
 # -- 9. an older ledger ------------------------------------------------------------------------------------------------
-def _with_installed_driver(url: str) -> str:
-    """SQLAlchemy 2.1 reads postgresql:// as psycopg 3; this environment has psycopg2 only."""
-    import importlib.util
-
-    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None:
-        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
-    return url
-
-
 def test_a_ledger_of_an_older_release_is_upgraded_in_place(ledger_url: str) -> None:
-    old = sa.create_engine(_with_installed_driver(ledger_url))
+    old = sa.create_engine(state._sqlalchemy_url(ledger_url))
     when = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     with old.begin() as conn:
         conn.execute(

@@ -20,9 +20,14 @@ COPY --chown=airflow:root requirements.txt constraints.txt /opt/s2s/
 # Airflow is pinned on the same line so pip can neither upgrade nor downgrade the image's Airflow.
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /opt/s2s/requirements.txt -c /opt/s2s/constraints.txt
 
+# The stock2shop_sync package, installed (not copied into plugins/, whose files Airflow imports under bare names).
+COPY --chown=airflow:root pyproject.toml README.md /opt/s2s/
+COPY --chown=airflow:root src /opt/s2s/src
+RUN pip install --no-cache-dir --no-deps /opt/s2s
+
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins /opt/airflow/plugins
 COPY --chown=airflow:root include /opt/airflow/include
-ENV PYTHONPATH=/opt/airflow/plugins:/opt/airflow \
+ENV S2S_PROJECT_ROOT=/opt/airflow \
     S2S_SOURCES_DIR=/opt/airflow/include/sources \
     S2S_MAPPINGS_DIR=/opt/airflow/include/mappings

@@ -37,9 +37,8 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-for _path in (str(ROOT / "plugins"), str(ROOT)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+if str(ROOT) not in sys.path:  # the sandbox and bench packages; stock2shop_sync is installed
+    sys.path.insert(0, str(ROOT))
 
 SANDBOX_USER, SANDBOX_PASSWORD = "faults-user", "faults-pass"
 S2S_SOURCE = 300

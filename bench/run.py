@@ -68,7 +68,7 @@ class Bench:
         self._write_sources(sources)
         env.update(
             {
-                "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
+                "PYTHONPATH": str(ROOT),
                 "AIRFLOW_HOME": str(self.work / "airflow"),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),

@@ -1,6 +1,6 @@
 """Airflow DAG factory entry point: one Stock2Shop sync DAG per ``include/sources/*.yaml``.
 
-All logic lives in the ``stock2shop_sync`` package under ``plugins/``; see its ``factory`` module.
+All logic lives in the installed ``stock2shop_sync`` package (``src/``); see its ``factory`` module.
 """
 
 from __future__ import annotations

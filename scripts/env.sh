@@ -9,7 +9,9 @@ export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}"
-export PYTHONPATH="$ROOT/plugins:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# The stock2shop_sync package is installed into the venv (pip install -e ., by make); the project root is on the
+# path for the sandbox and the benchmarks, which are not part of the package.
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # numpy asks the kernel for transparent huge pages for every array over 4 MiB. A task is a short-lived process
 # that touches its arrays a few times: on a VM whose host backs guest memory as it is first touched (the CI and
 # bench machines here), a fresh huge page cost about 2.4 s per GiB against 0.36 s for 4 KiB pages

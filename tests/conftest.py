@@ -27,9 +27,8 @@ os.environ["S2S_STAGING_URL"] = f"file://{_HOME / 'staging'}"
 os.environ.pop("S2S_SOURCES_DIR", None)
 for _key in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
     del os.environ[_key]
-for _path in (str(ROOT / "plugins"), str(ROOT)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+if str(ROOT) not in sys.path:  # the sandbox and bench packages; stock2shop_sync is installed
+    sys.path.insert(0, str(ROOT))
 
 import pyodbc  # noqa: E402
 import pytest  # noqa: E402

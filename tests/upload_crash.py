@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+sys.path[:0] = [str(ROOT)]
 
 from stock2shop_sync import pipeline  # noqa: E402
 from stock2shop_sync.config import load_source  # noqa: E402

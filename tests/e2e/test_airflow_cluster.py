@@ -182,7 +182,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
                     "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
                     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-                    "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}",
+                    "PYTHONPATH": str(ROOT),
                     "S2S_SOURCES_DIR": str(sources),
                     "S2S_STAGING_URL": f"file://{home / 'staging'}",
                     "S2S_STATE_URL": f"sqlite:///{home / 'state.sqlite'}",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from pathlib import Path
 
 import stock2shop_sync.demo as demo
 
@@ -16,11 +15,3 @@ def test_seed_is_not_shadowed_by_a_seeder_module() -> None:
         importlib.import_module(module)
     assert inspect.isfunction(demo.seed)
     assert list(inspect.signature(demo.seed).parameters) == ["preset", "conn"]
-
-
-def test_no_module_under_plugins_runs_when_airflow_loads_plugins() -> None:
-    # Airflow's plugin loader imports every .py file of the plugins folder under its file's stem, so a
-    # ``__main__.py`` there runs as a script in every Airflow process (and exits it on a missing argument).
-    plugins = Path(demo.__file__).resolve().parents[2]
-    assert plugins.name == "plugins"
-    assert sorted(plugins.rglob("__main__.py")) == []

@@ -21,7 +21,20 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def _project_root() -> Path:
+    """The folder holding ``include/`` (sources, mappings, order DDL), against which a config's relative paths
+    resolve: ``S2S_PROJECT_ROOT`` if set; else the checkout the package is installed from in editable mode
+    (``<root>/src/stock2shop_sync``); else ``AIRFLOW_HOME``, where the image keeps ``include/``."""
+    if os.environ.get("S2S_PROJECT_ROOT"):
+        return Path(os.environ["S2S_PROJECT_ROOT"])
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "include" / "mappings").is_dir():
+        return checkout
+    return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+
+
+PROJECT_ROOT = _project_root()
 
 #: Entities a source can sync into Stock2Shop.
 Entity = Literal["products", "customers"]

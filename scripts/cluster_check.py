@@ -1,6 +1,7 @@
 """``make cluster-check``: the demo sources on the native Celery cluster (``make cluster``), checked as an operator
-would: every demo DAG run once by hand with params (a full sync) on two Celery workers, the demo orders raised,
-then a worker SIGKILLed in the middle of an upload and its task seen through to success by the cluster.
+would, on two Celery workers: every demo DAG unpaused and run once as scheduled, once by hand with params (a full
+sync) and as a 3-interval backfill, the demo orders raised by those runs, then a worker SIGKILLed in the middle of
+an upload and its task seen through to success by the cluster.
 
 Prints ``CLUSTER workers=2 workers_used=<n> runs_ok=<n> runs_failed=<n> variants_duplicated=<n>
 orders_duplicated=<n> killed_task_recovered=<yes|no>``; ``workers_used`` counts the distinct worker hostnames in
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +39,12 @@ def _call(method: str, path: str, **kwargs: Any) -> Any:
     return response.json()
 
 
-def _trigger(dag_id: str, conf: dict[str, Any]) -> str:
+def _unpause(dag_id: str) -> None:
     _call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+
+def _trigger(dag_id: str, conf: dict[str, Any]) -> str:
+    _unpause(dag_id)
     return str(_call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})["dag_run_id"])
 
 
@@ -50,6 +56,48 @@ def _wait(dag_id: str, run_id: str, timeout: float = 600) -> str:
             return str(state)
         time.sleep(2)
     return "timed out"
+
+
+def _runs(dag_id: str, run_type: str) -> list[dict[str, Any]]:
+    runs = _call("GET", f"/dags/{dag_id}/dagRuns", params={"run_type": run_type, "limit": 100})["dag_runs"]
+    return sorted(runs, key=lambda run: run["logical_date"] or "")
+
+
+def _scheduled_run(dag_id: str, timeout: float = 300) -> dict[str, Any] | None:
+    """The run the scheduler makes when a DAG is unpaused (catchup off: its latest complete interval)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = _runs(dag_id, "scheduled")
+        if runs:
+            return runs[-1]
+        time.sleep(2)
+    return None
+
+
+def _backfill(dag_id: str, before: dict[str, Any], intervals: int = 3) -> int:
+    """Backfill the ``intervals`` schedule intervals just before the ``before`` run, one run at a time (as an
+    operator does from the UI); returns the backfill's id."""
+    start = datetime.fromisoformat(before["data_interval_start"])
+    step = datetime.fromisoformat(before["data_interval_end"]) - start
+    body = {
+        "dag_id": dag_id,
+        "from_date": (start - intervals * step).isoformat(),
+        "to_date": (start - step).isoformat(),  # inclusive: logical dates start-3*step, start-2*step, start-step
+        "max_active_runs": 1,
+        "reprocess_behavior": "none",
+    }
+    return int(_call("POST", "/backfills", json=body)["id"])
+
+
+def _wait_backfill(backfill_id: int, timeout: float = 900) -> list[str]:
+    """The states of a backfill's runs once it has completed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _call("GET", f"/backfills/{backfill_id}")["completed_at"]:
+            break
+        time.sleep(3)
+    rows = _metadata("SELECT state FROM dag_run WHERE backfill_id = %s ORDER BY logical_date", backfill_id)
+    return [str(row[0]) for row in rows]
 
 
 def _metadata(query: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -109,12 +157,27 @@ def main() -> int:
         requests.get(f"{API}/monitor/health", timeout=5).raise_for_status()
     except requests.RequestException:
         subprocess.run(["bash", str(ROOT / "scripts" / "cluster.sh"), "start"], check=True)
-    runs: dict[str, str] = {}
+    good = True
+    print("==> as scheduled: every demo DAG unpaused; the scheduler runs its latest interval", flush=True)
     for dag_id in DEMOS:
-        runs[dag_id] = _trigger(dag_id, {"full_sync": True})
-    states = {dag_id: _wait(dag_id, run_id) for dag_id, run_id in runs.items()}
-    for dag_id, state in states.items():
-        print(f"  {dag_id} {runs[dag_id]}: {state}", flush=True)
+        _unpause(dag_id)
+    scheduled = {dag_id: _scheduled_run(dag_id) for dag_id in DEMOS}
+    for dag_id, run in scheduled.items():
+        state = _wait(dag_id, run["dag_run_id"]) if run else "never scheduled"
+        print(f"  {dag_id} {run['dag_run_id'] if run else '-'}: {state}", flush=True)
+        good &= state == "success"
+    print("==> by hand, with params: a full sync of every demo DAG", flush=True)
+    manual = {dag_id: _trigger(dag_id, {"full_sync": True}) for dag_id in DEMOS}
+    for dag_id, run_id in manual.items():
+        state = _wait(dag_id, run_id)
+        print(f"  {dag_id} {run_id}: {state}", flush=True)
+        good &= state == "success"
+    print("==> a 3-interval backfill of every demo DAG (before its scheduled run)", flush=True)
+    backfills = {dag_id: _backfill(dag_id, run) for dag_id, run in scheduled.items() if run}
+    for dag_id, backfill_id in backfills.items():
+        states = _wait_backfill(backfill_id)
+        print(f"  {dag_id} backfill {backfill_id}: {states}", flush=True)
+        good &= states == ["success"] * 3
     recovered = _kill_a_worker_mid_upload()
     all_runs = _metadata("SELECT state, count(*) FROM dag_run WHERE dag_id LIKE 's2s_demo_%%' GROUP BY state")
     counts = dict(all_runs)
@@ -129,6 +192,8 @@ def main() -> int:
     variants_duplicated = sum(n - 1 for n in seen.values())
     orders = requests.get(f"{SANDBOX}/sandbox/orders", timeout=60).json()
     orders_duplicated = sum(max(int(o.get("ack_count") or 0) - 1, 0) for o in orders)
+    raised = sum(1 for o in orders if int(o.get("ack_count") or 0) >= 1)
+    print(f"  orders: {raised} of {len(orders)} in the sandbox raised into their sources")
     print(f"  workers: {sorted(workers)}")
     line = (
         f"CLUSTER workers=2 workers_used={len(workers)} runs_ok={counts.get('success', 0)} "
@@ -136,7 +201,7 @@ def main() -> int:
         f"orders_duplicated={orders_duplicated} killed_task_recovered={'yes' if recovered else 'no'}"
     )
     print(line, flush=True)
-    good = len(workers) == 2 and not counts.get("failed") and not variants_duplicated and not orders_duplicated
+    good &= len(workers) == 2 and not counts.get("failed") and not variants_duplicated and not orders_duplicated
     return 0 if good and recovered else 1
 
 

@@ -9,6 +9,7 @@ import json
 import re
 import sys
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +71,44 @@ def _needed_columns(section: Any) -> list[tuple[str, str, dict[str, str]]]:
 
 def _driver_message(exc: Exception) -> str:
     text = str(exc.args[1] if len(exc.args) > 1 else exc)
-    return re.sub(r"\s*\(SQLExecDirectW\)|\s*\(\d+\)\s*", " ", text).strip()
+    return re.sub(r"\s*\(SQLExecDirectW\)|\s*\(\d+\)\s*", " ", text).strip() or type(exc).__name__
 
 
-def check_mapping(source_id: str, limit: int) -> int:
-    """Connect to the source, run its mapping's queries on a few rows and report what does not fit."""
-    from stock2shop_sync.config import resolve_mapping
-    from stock2shop_sync.connectors import get_connector
-    from stock2shop_sync.model.payloads import BUILDERS
-    from stock2shop_sync.model.validation import VALIDATORS
+#: Issues printed per entity; the rest are counted.
+SHOWN_ISSUES = 20
+
+
+@dataclass
+class _Tally:
+    """What a mapping check found: problems with the mapping itself (a query that fails, a column it does not
+    return, a linked source that cannot be read), rows the run would quarantine, other errors, and warnings."""
+
+    mapping: int = 0
+    quarantined: int = 0
+    errors: int = 0
+    warnings: int = 0
+    #: Whether an entity was checked on a sample (the source had more rows than were read).
+    sampled: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """Whether the mapping is broken or the run would fail. Rows the run quarantines are listed as ERROR
+        lines but do not fail the check on their own: the run leaves them out and goes on, unless there are
+        more than ``validation.max_invalid_share`` of them (an error on a full read)."""
+        return bool(self.mapping or self.errors)
+
+
+def check_mapping(source_id: str, limit: int | None) -> int:
+    """Connect to the source, run its mapping on a few rows (``limit`` None: every row) as a run would, and report
+    what does not fit. Exit 1 when the mapping is broken or the run would fail (more rows quarantined than
+    ``validation.max_invalid_share`` allows); rows the run quarantines are listed as ERROR lines either way.
+
+    Each entity is read by a connector of its own, as each extract task of a run reads it; products are merged
+    with the source's linked sources and every entity is staged and validated by the run's own rules
+    (:data:`~stock2shop_sync.model.validation.VALIDATORS`, as :func:`~stock2shop_sync.pipeline.validate` does). An
+    issue the run quarantines a row for is an ERROR, one it only warns about a WARN.
+    """
+    from stock2shop_sync.config import linked_sources, resolve_mapping
 
     configs, errors = load_all()
     config = next((c for c in configs if c.source_id == source_id), None)
@@ -86,68 +116,267 @@ def check_mapping(source_id: str, limit: int) -> int:
         broken = [e for e in errors if e.source_id == source_id or Path(e.file).stem == source_id]
         print(f"ERROR  {broken[0]}" if broken else f"ERROR  no source {source_id!r} in {sources_dir()}")
         return 1
-    mapping = resolve_mapping(config)
-    connector = get_connector(config, mapping)
-    print(f"Checking source {source_id!r} ({config.type}, mapping {mapping.name}) on {limit} rows per query")
-    problems = 0
-    for entity in config.entities:
-        section = mapping.entity(entity)
-        print(f"\n== {entity}")
-        entity_ok = True
-        for label, query, needed in _needed_columns(section):
-            query_ok = True
-            try:
-                raw = connector.read_query(query, limit=limit)
-            except Exception as exc:  # noqa: BLE001 - every driver error is reported, not raised
-                message = _driver_message(exc)
-                print(f"ERROR  {entity} {label} query failed: {message}")
-                hints = [
-                    f"settings.{k} = {v}"
-                    for k, v in mapping.settings.columns.items()
-                    if v != "NULL" and v.split(".")[-1].lower() in message.lower()
-                ]
-                if hints:
-                    print(f"       the column comes from {', '.join(hints)}: does this site have it?")
-                problems += 1
-                entity_ok = query_ok = False
-                continue
-            returned = {str(c).lower(): str(c) for c in raw.columns}
-            for what, column in needed.items():
-                if column.lower() not in returned:
-                    close = difflib.get_close_matches(column.lower(), list(returned), n=1)
-                    hint = f"; did you mean {returned[close[0]]!r}?" if close else ""
-                    print(
-                        f"ERROR  {entity} {label} query: no column {column!r} for {what}{hint} "
-                        f"It returned {sorted(returned.values())}"
-                    )
-                    problems += 1
-                    entity_ok = query_ok = False
-            if query_ok:
-                print(f"OK     {entity} {label} query: {len(raw)} sample rows, {len(raw.columns)} columns")
-        if not entity_ok:
-            continue
-        try:
-            frame = connector.extract(entity, limit=limit)
-        except Exception as exc:  # noqa: BLE001
-            print(f"ERROR  {entity}: {_driver_message(exc)}")
-            problems += 1
-            continue
-        result = VALIDATORS[entity](frame, source_id)
-        counts = result.counts
+    if config.link is not None:
         print(
-            f"       sample: {counts['rows']} rows, {counts['valid']} valid, {counts['invalid']} invalid, "
-            f"{counts['ignored']} ignored"
+            f"NOTE   {source_id!r} is a linked source: the run reads it with {config.link.primary!r} and merges it "
+            f"into that source's products, so it is checked there"
         )
-        for issue in result.issues.head(10).itertuples():
-            print(f"WARN   row {issue.row} {issue.record}: {issue.field}: {issue.reason} (value {issue.value!r})")
-        items = BUILDERS[entity](result.valid, config.stock2shop.source_id)
-        if items:
-            print(f"       first Stock2Shop {entity[:-1]} payload:")
+        return check_mapping(config.link.primary, limit)
+    mapping = resolve_mapping(config)
+    linked = linked_sources(configs, config)
+    broken_links = [e for e in errors if e.primary == source_id]
+    print(
+        f"Checking source {source_id!r} ({config.type}, mapping {mapping.name}) on "
+        + (f"{limit} rows per query" if limit else "every row")
+        + (f", with linked source(s) {', '.join(c.source_id for c in linked)}" if linked else "")
+    )
+    tally = _Tally()
+    for entity in config.entities:
+        print(f"\n== {entity}")
+        products = entity == "products"
+        _check_entity(
+            config, mapping, entity, limit, tally, linked if products else [], broken_links if products else []
+        )
+    if not tally.failed:
+        notes = [
+            f"{tally.quarantined} {'sample ' if tally.sampled else ''}row(s) the run would quarantine (the ERROR "
+            "lines above; the run leaves them out and goes on)"
+            if tally.quarantined
+            else "",
+            f"{tally.warnings} warning(s) (the run sends those rows and only reports them)" if tally.warnings else "",
+        ]
+        listed = "; ".join(n for n in notes if n)
+        print(f"\nOK: source {source_id!r}: the mapping works" + (f"; {listed}" if listed else ""))
+        return 0
+    parts = [
+        f"{count} {what}"
+        for count, what in (
+            (tally.mapping, "mapping problem(s)"),
+            (tally.quarantined, f"{'sample ' if tally.sampled else ''}row(s) the run would quarantine"),
+            (tally.errors, "other error(s)"),
+            (tally.warnings, "warning(s)"),
+        )
+        if count
+    ]
+    print(f"\n{tally.mapping + tally.errors} problem(s): source {source_id!r}: {', '.join(parts)}")
+    return 1
+
+
+def _check_entity(
+    config: Any,
+    mapping: Any,
+    entity: str,
+    limit: int | None,
+    tally: _Tally,
+    linked: list[Any],
+    broken_links: list[Any],
+) -> None:
+    """Check one entity: its queries' columns, then its rows as the run extracts, merges and validates them."""
+    import tempfile
+
+    from stock2shop_sync import staging
+    from stock2shop_sync.connectors import get_connector
+    from stock2shop_sync.connectors.base import SourceConnector
+    from stock2shop_sync.model.payloads import BUILDERS
+    from stock2shop_sync.model.validation import VALIDATORS, ValidationFailed, check_threshold
+
+    # A connector of its own for each entity, as each extract task of a run has: one connector's pivoted price
+    # and warehouse columns must not be looked for in another entity's rows.
+    connector = get_connector(config, mapping)
+    section = mapping.entity(entity)
+    # A SQL source's queries are run first, on their own, to name the column or setting a failing one lacks;
+    # other connectors (files, APIs) are only read as the run reads them.
+    runs_queries = type(connector).read_query is not SourceConnector.read_query
+    if section.query and runs_queries and not _check_queries(connector, mapping, entity, section, limit, tally):
+        return
+    try:
+        frame = connector.extract(entity, limit=limit)
+    except Exception as exc:  # noqa: BLE001 - every driver and mapping error is reported, not raised
+        print(f"ERROR  {entity}: {_driver_message(exc)}")
+        tally.mapping += 1
+        return
+    # Fewer rows than asked for: the source has no more, and every rule saw all of them.
+    partial = limit is not None and len(frame) >= limit
+    tally.sampled |= partial
+    with tempfile.TemporaryDirectory(prefix="s2s-check-mapping-") as folder:
+        # Staged and read back as the run's tasks hand frames on, so the validation sees the same types.
+        path = staging.write_frame(frame, _local(folder, f"{entity}_extracted.parquet"))
+        if linked or broken_links:
+            path = _merge_linked(path, folder, linked, broken_links, partial, tally)
+        frame = staging.read_frame(path)
+    result = VALIDATORS[entity](frame, config.source_id, mapping.settings)
+    counts = result.counts
+    print(
+        f"       {'sample' if partial else 'every row'}: {counts['rows']} rows, {counts['valid']} valid, "
+        f"{counts['invalid']} quarantined, {counts['ignored']} ignored, {counts['warnings']} warning(s)"
+    )
+    for issue in result.issues.head(SHOWN_ISSUES).itertuples():
+        label = "ERROR" if issue.severity == "error" else "WARN "
+        record = "-" if _missing(issue.record) else issue.record
+        value = "blank" if _missing(issue.value) else repr(issue.value)
+        print(f"{label}  {entity} row {issue.row} {record}: {issue.field}: {issue.reason} (value: {value})")
+    if len(result.issues) > SHOWN_ISSUES:
+        print(f"       ... and {len(result.issues) - SHOWN_ISSUES} more issue(s)")
+    errors = int((result.issues["severity"] == "error").sum())
+    tally.quarantined += counts["invalid"]
+    tally.warnings += len(result.issues) - errors
+    if errors and not counts["invalid"]:
+        tally.errors += 1  # only on rows the run ignores (not quarantined, not sent): still the run's errors
+    try:
+        check_threshold(result, config.source_id, config.validation.max_invalid_share)
+    except ValidationFailed as exc:
+        if partial:
             print(
-                "\n".join("       " + line for line in json.dumps(items[0], indent=2, ensure_ascii=False).splitlines())
+                f"NOTE   {entity}: {result.invalid_share:.0%} of the sample is quarantined, more than "
+                f"validation.max_invalid_share ({config.validation.max_invalid_share:.0%}):\n"
+                f"       a run that finds that share in the whole source uploads no {entity}"
             )
-    print(f"\n{'OK' if not problems else f'{problems} problem(s)'}: source {source_id!r}")
-    return 1 if problems else 0
+        else:
+            print(f"ERROR  {exc}")
+            tally.errors += 1
+    if partial and entity == "products":
+        print(
+            f"NOTE   products: a sample of {len(frame)} rows. The run compares all the variants of a product (title, "
+            "or the title\n"
+            "       settings.title_rule makes of them; option names and values) and SKUs across every row, so a "
+            "variant\n"
+            "       outside the sample can still get a product quarantined or retitled. --limit 0 (make check-mapping "
+            "LIMIT=0)\n"
+            "       checks every row."
+        )
+    items = BUILDERS[entity](result.valid, config.stock2shop.source_id)
+    if items:
+        print(f"       first Stock2Shop {entity[:-1]} payload:")
+        print("\n".join("       " + line for line in json.dumps(items[0], indent=2, ensure_ascii=False).splitlines()))
+
+
+def _check_queries(connector: Any, mapping: Any, entity: str, section: Any, limit: int | None, tally: _Tally) -> bool:
+    """Run each of the section's queries on ``limit`` rows; report failures and mapped columns they lack."""
+    entity_ok = True
+    for label, query, needed in _needed_columns(section):
+        query_ok = True
+        try:
+            raw = connector.read_query(query, limit=limit)
+        except Exception as exc:  # noqa: BLE001 - every driver error is reported, not raised
+            message = _driver_message(exc)
+            print(f"ERROR  {entity} {label} query failed: {message}")
+            hints = [
+                f"settings.{k} = {v}"
+                for k, v in mapping.settings.columns.items()
+                if v != "NULL" and v.split(".")[-1].lower() in message.lower()
+            ]
+            if hints:
+                print(f"       the column comes from {', '.join(hints)}: does this site have it?")
+            tally.mapping += 1
+            entity_ok = False
+            continue
+        returned = {str(c).lower(): str(c) for c in raw.columns}
+        for what, column in needed.items():
+            if column.lower() not in returned:
+                close = difflib.get_close_matches(column.lower(), list(returned), n=1)
+                hint = f"; did you mean {returned[close[0]]!r}?" if close else ""
+                print(
+                    f"ERROR  {entity} {label} query: no column {column!r} for {what}{hint} "
+                    f"It returned {sorted(returned.values())}"
+                )
+                tally.mapping += 1
+                entity_ok = query_ok = False
+        if query_ok:
+            rows = f"{len(raw)} {'sample ' if limit else ''}rows"
+            print(f"OK     {entity} {label} query: {rows}, {len(raw.columns)} columns")
+    return entity_ok
+
+
+def _merge_linked(
+    path: str, folder: str, linked: list[Any], broken_links: list[Any], partial: bool, tally: _Tally
+) -> str:
+    """The staged products with each linked source's fields merged on, as the run's merge step does; the path of
+    the merged frame. A linked source is read in full (the sampled products may be anywhere in it)."""
+    from stock2shop_sync import staging
+    from stock2shop_sync.config import resolve_mapping
+    from stock2shop_sync.connectors import get_connector
+    from stock2shop_sync.model.merge import merge_linked
+
+    for error in broken_links:
+        print(f"ERROR  products: linked source config {error}: the run holds the products back until it is fixed")
+        tally.mapping += 1
+    merged = staging.read_polars(path)
+    for other in linked:
+        try:
+            rows = get_connector(other, resolve_mapping(other)).extract("products")
+        except Exception as exc:  # noqa: BLE001
+            print(f"ERROR  products: linked source {other.source_id!r} could not be read: {_driver_message(exc)}")
+            tally.mapping += 1
+            continue
+        rows_path = staging.write_frame(rows, _local(folder, f"linked_{other.source_id}.parquet"))
+        # On a sample, the linked rows of the products not sampled would look unmatched.
+        merged, report = merge_linked(
+            merged, other.source_id, other.link, staging.read_polars(rows_path), report_unmatched=not partial
+        )
+        sampled = report.products_enriched + report.products_not_enriched
+        print(
+            f"OK     products linked source {other.source_id!r}: {', '.join(report.fields) or 'no fields'} for "
+            f"{report.products_enriched} of the {sampled} products read"
+        )
+        warnings = [f"{problem}" for problem in report.unreadable]
+        if report.missing_fields:
+            warnings.append(f"it owns {', '.join(report.missing_fields)} but has no such column")
+        if report.unmatched_codes:
+            warnings.append(
+                f"{len(report.unmatched_codes)} row(s) match no product and are not created: "
+                + ", ".join(report.unmatched_codes[:10])
+            )
+        for warning in warnings:
+            print(f"WARN   products linked source {other.source_id!r}: {warning}")
+        tally.warnings += len(warnings)
+    return staging.write_polars(merged, _local(folder, "products_merged.parquet"))
+
+
+def _local(folder: str, name: str) -> Any:
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(f"file://{Path(folder) / name}")
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
+
+
+#: Warning lines the demo summary shows one by one; past that they are counted by field and kind.
+SHOWN_WARNINGS = 10
+
+
+def _print_quarantine(entity: str, report: str, rows: list[dict[str, str]]) -> None:
+    """Every quarantined row with its reason; warnings one by one when few, else counted by field and kind (a
+    real catalogue's fractional stock gives hundreds), with an example of each. The report has them all."""
+    import re
+    from collections import Counter
+
+    def line(row: dict[str, str]) -> str:
+        return (
+            f"  row {row['row']:>5} {row['record'] or '-':<16} {row['field']:<20} {row['severity']:<7} {row['reason']}"
+        )
+
+    errors = [r for r in rows if r["severity"] == "error"]
+    warnings = [r for r in rows if r["severity"] != "error"]
+    print(f"\nQuarantined / warned {entity} ({report}):")
+    for row in errors:
+        print(line(row))
+    if len(warnings) <= SHOWN_WARNINGS:
+        for row in warnings:
+            print(line(row))
+        return
+    # The kind of a warning is its reason without the values in it ("qty_JHB 2.5 is not a whole number; ...").
+    kinds = Counter((r["field"], re.sub(r"-?\d[\d.,]*", "#", r["reason"])) for r in warnings)
+    examples = {}
+    for row in warnings:
+        examples.setdefault((row["field"], re.sub(r"-?\d[\d.,]*", "#", row["reason"])), row)
+    print(f"  {len(warnings)} warnings (the rows were sent), by kind:")
+    for (field, _), count in kinds.most_common():
+        example = examples[(field, _)]
+        print(f"  {count:>5} x {field:<20} e.g. row {example['row']} {example['record'] or '-'}: {example['reason']}")
 
 
 def demo_summary(source_id: str, sandbox_url: str) -> int:
@@ -192,12 +421,7 @@ def demo_summary(source_id: str, sandbox_url: str) -> int:
 
         rows = list(csv.DictReader(io.StringIO(ObjectStoragePath(c["quarantine_report"]).read_text())))
         if rows:
-            print(f"\nQuarantined / warned {entity} ({c['quarantine_report']}):")
-            for row in rows:
-                print(
-                    f"  row {row['row']:>3} {row['record'] or '-':<14} {row['field']:<20} "
-                    f"{row['severity']:<7} {row['reason']}"
-                )
+            _print_quarantine(entity, c["quarantine_report"], rows)
     try:
         with urllib.request.urlopen(f"{sandbox_url}/sandbox/stats", timeout=5) as response:  # noqa: S310 - loopback
             stats = json.load(response)
@@ -314,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--dir", help="folder of source configs (default: S2S_SOURCES_DIR or include/sources)")
     mapping = sub.add_parser("check-mapping", help="run a source's mapping on a few rows and report problems")
     mapping.add_argument("source", help="the source_id of a config in include/sources")
-    mapping.add_argument("--limit", type=int, default=5, help="rows per query (default 5)")
+    mapping.add_argument("--limit", type=int, default=5, help="rows per query (default 5; 0: every row, as a run)")
     summary = sub.add_parser("demo-summary", help="summarise the last run of a source and the sandbox")
     summary.add_argument("--source", default="demo_custom_db")
     summary.add_argument("--sandbox", default="http://127.0.0.1:8765")
@@ -338,7 +562,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return check_config(args.dir)
     if args.command == "check-mapping":
-        return check_mapping(args.source, args.limit)
+        if args.limit < 0:
+            parser.error("--limit must be 0 (every row) or more")
+        return check_mapping(args.source, args.limit or None)
     return demo_summary(args.source, args.sandbox)
 
 

@@ -21,6 +21,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from stock2shop_sync.connectors.read_only import driver_dialect
+
 
 def _project_root() -> Path:
     """The folder holding ``include/`` (sources, mappings, order DDL), against which a config's relative paths
@@ -64,8 +66,12 @@ PRODUCT_FIELDS: frozenset[str] = frozenset(
         "option1_value",
         "option2_value",
         "option3_value",
+        *("group_title", "item_active", "item_blocked", "service_item", "stock_item"),  # PRODUCT_RULE_FIELDS
     }
 )
+#: Product columns that only feed a preset's site rules (model/rules.py) and are never sent: the source of a
+#: product title (``title_rule: field``) and the ERP's own status flags.
+PRODUCT_RULE_FIELDS = ("group_title", "item_active", "item_blocked", "service_item", "stock_item")
 #: Canonical customer columns.
 CUSTOMER_FIELDS: frozenset[str] = frozenset(
     {"source_customer_code", "customer_active", "first_name", "last_name", "full_name", "email", "accepts_marketing"}
@@ -75,17 +81,71 @@ PRODUCT_PATTERNS = (
     re.compile(r"^price_[A-Za-z0-9][A-Za-z0-9 _.-]*$"),
     re.compile(r"^qty_[A-Za-z0-9][A-Za-z0-9 _.-]*$"),
     re.compile(r"^meta_[A-Za-z0-9][A-Za-z0-9_.-]*$"),
+    re.compile(r"^variant_meta_[A-Za-z0-9][A-Za-z0-9_.-]*$"),  # the variant's own meta (Stock2Shop's variant DTO)
     re.compile(r"^image[1-9][0-9]*$"),
 )
 CUSTOMER_PATTERNS = (re.compile(r"^meta_[A-Za-z0-9][A-Za-z0-9_.-]*$"),)
 
+#: How a product's title is chosen when its variants have their own descriptions (see SiteSettings.title_rule).
+TITLE_RULES = ("agree", "common_prefix", "first_variant", "field")
 QTY_FORMULAS = (
     "on_hand",
     "on_hand_minus_on_sales_order",
     "on_hand_minus_reserved",
     "on_hand_minus_on_sales_order_minus_reserved",
 )
-_COLUMN_REF = re.compile(r"^(NULL|'[A-Za-z0-9 _.-]*'|[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?)$")
+#: The name inside a quoted identifier of a column setting: letters, digits, spaces and ``_ - . # $`` (never a
+#: quote character, ``;``, ``/``, ``*`` or a line break; ``--`` is refused by :data:`_COLUMN_REF`), neither
+#: starting nor ending with a space, at most 128 characters.
+_QUOTED_NAME = r"[A-Za-z0-9_.#$-](?:[A-Za-z0-9 _.#$-]{0,126}[A-Za-z0-9_.#$-])?"
+#: One part of a column setting (the table alias, the column): a plain identifier, or a quoted one written in
+#: any dialect's form: ``[Name]``, ``"Name"`` or in backticks.
+_REF_PART = rf"[A-Za-z_][A-Za-z0-9_]*|\[{_QUOTED_NAME}\]|\"{_QUOTED_NAME}\"|`{_QUOTED_NAME}`"
+_REF_PARTS = re.compile(rf"({_REF_PART})(?:\.({_REF_PART}))?")
+#: A column setting, matched whole (``fullmatch``): NULL, a short quoted literal, or a column reference.
+_COLUMN_REF = re.compile(rf"NULL|'[A-Za-z0-9 _.-]*'|(?!.*--)(?:{_REF_PARTS.pattern})")
+#: How each dialect (:func:`stock2shop_sync.connectors.read_only.driver_dialect`) quotes an identifier; any other
+#: known dialect takes ANSI SQL's double quotes, and a quoted name for a driver not known is refused. Never
+#: ``"Name"`` on MySQL/MariaDB, where it is a string (unless ANSI_QUOTES is set), so ``{{active_field}}`` would
+#: silently be a constant.
+IDENTIFIER_QUOTES = {"sqlserver": ("[", "]"), "sybase": ("[", "]"), "mysql": ("`", "`")}
+_SETTING_FORMS = (
+    "must be a column reference: a column, optionally after its table alias (s.ucIIS2SActive), each part a plain "
+    'name or quoted as [Name], "Name" or `Name` (the quoted name: up to 128 letters, digits, spaces and _ - . # $, '
+    "not starting or ending with a space; never a quote character, ';', '--', '/*' or a line break); or a short "
+    "quoted literal like '001'; or NULL"
+)
+
+
+def column_setting_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a column setting (what is allowed, and what in it is not), or None if it can."""
+    if isinstance(value, str) and _COLUMN_REF.fullmatch(value.strip()):
+        return None
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    found = []
+    if isinstance(value, str):
+        allowed = " _.#$-[]\"`'"
+        found = [repr(c) for c in dict.fromkeys(value.strip()) if not ((c.isascii() and c.isalnum()) or c in allowed)]
+        found += ["'--'"] if "--" in value else []
+    return f"{_SETTING_FORMS}; not {shown}" + (f" (it holds {', '.join(found)})" if found else "")
+
+
+def render_column_setting(value: str, dialect: str | None) -> str:
+    """A valid column setting as the SQL of ``dialect``: each quoted part (``[Name]``, ``"Name"`` or in backticks,
+    whichever the user wrote) quoted the dialect's way (:data:`IDENTIFIER_QUOTES`); plain parts, literals and
+    NULL exactly as written."""
+    value = value.strip()
+    if not _COLUMN_REF.fullmatch(value):  # validated before; never let anything else reach the SQL
+        raise ValueError(f"not a column setting: {value!r}")
+    parts = _REF_PARTS.fullmatch(value)
+    if parts is None:  # a 'literal'
+        return value
+    opening, closing = IDENTIFIER_QUOTES.get(dialect or "", ('"', '"'))
+    return ".".join(
+        part if part[0] not in '["`' else f"{opening}{part[1:-1]}{closing}" for part in parts.groups() if part
+    )
+
+
 #: Placeholders a query may use that are not settings: ``{{since}}`` is the start of the run's window of changes.
 RUN_PLACEHOLDERS = frozenset({"since"})
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -301,16 +361,59 @@ class SiteSettings(BaseModel):
 
     ``price_lists`` / ``warehouses``: ``null`` takes every one under its own name; a list keeps only those;
     a mapping keeps those and renames them (ERP name -> Stock2Shop tier or warehouse description).
-    Any other setting is a column reference (``s.ucIIS2SActive``), a short quoted literal (``'001'``) or
+    Any other setting is a column reference (``s.ucIIS2SActive``; a part that needs quoting as ``[Name]``,
+    ``"Name"`` or in backticks, rendered in the source's dialect), a short quoted literal (``'001'``) or
     ``NULL``, which queries use as ``{{name}}``; nothing else can reach the SQL.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    price_lists: list[str] | dict[str, str] | None = None
-    default_price_list: str | None = None
-    warehouses: list[str] | dict[str, str] | None = None
-    qty_formula: Literal[QTY_FORMULAS] = "on_hand_minus_on_sales_order"  # type: ignore[valid-type]
+    price_lists: list[str] | dict[str, str] | None = Field(
+        None,
+        description="null: every price list under its own name; a list keeps those; a mapping keeps and renames "
+        "them (ERP list -> Stock2Shop tier)",
+    )
+    default_price_list: str | None = Field(
+        None, description="the list that gives the variant's `price` (needed when more than one list is synced)"
+    )
+    warehouses: list[str] | dict[str, str] | None = Field(
+        None,
+        description="null: every warehouse; a list keeps those; a mapping keeps and renames them (code -> description)",
+    )
+    qty_formula: Literal[QTY_FORMULAS] = Field(  # type: ignore[valid-type]
+        "on_hand_minus_on_sales_order",
+        description="the quantity per warehouse: " + ", ".join(f"`{f}`" for f in QTY_FORMULAS),
+    )
+    title_rule: Literal[TITLE_RULES] = Field(  # type: ignore[valid-type]
+        "agree",
+        description="a product's title when its variants carry their own descriptions: `common_prefix` (the words "
+        "they share, e.g. 'Classic Tee' of 'Classic Tee Red S' and 'Classic Tee Blue M'; the first variant's when "
+        "they share none), `first_variant` (the first variant's, in the query's order), `field` (the `title_field` "
+        "column: a group description such as `g.Description` or a UDF naming the product; the first non-blank "
+        "of the variants, else `common_prefix`), or `agree` (the variants must agree; a product whose variants "
+        "differ is quarantined). A variant whose own description differs from the title keeps it as variant "
+        "meta `title`",
+    )
+    fractional_qty: Literal["floor", "round", "error"] = Field(
+        "floor",
+        description="a fractional quantity on hand (2.5): `floor` or `round` it to a whole number, with a warning "
+        "in the quarantine report, or quarantine the variant (`error`)",
+    )
+    inactive_items: Literal["delete", "ignore"] = Field(
+        "delete",
+        description="items the ERP marks inactive or blocked: `delete` (sent as inactive, so channels hide them) "
+        "or `ignore` (not sent at all; what Stock2Shop has stays as it is)",
+    )
+    service_items: Literal["ignore", "sync"] = Field(
+        "ignore",
+        description="service (non-stock) items such as a courier charge: `ignore` them or `sync` them like stock items",
+    )
+    missing_price: Literal["omit", "default_list", "zero"] = Field(
+        "omit",
+        description="a variant with no row in a synced price list: `omit` that tier, give it the default list's "
+        "price (`default_list`), or send 0 (`zero`); never a silent 0",
+    )
+    price_decimals: int = Field(2, ge=0, le=6, description="prices and tiers are rounded to this many decimals")
 
     @model_validator(mode="before")
     @classmethod
@@ -323,11 +426,9 @@ class SiteSettings(BaseModel):
     @model_validator(mode="after")
     def _column_references(self) -> SiteSettings:
         for key, value in (self.model_extra or {}).items():
-            if not isinstance(value, str) or not _COLUMN_REF.match(value.strip()):
-                raise ValueError(
-                    f"{key} must be a column reference like s.ucIIS2SActive, a short quoted literal like '001', "
-                    f"or NULL, not {value!r}"
-                )
+            problem = column_setting_problem(value)
+            if problem:
+                raise ValueError(f"{key} {problem}")
         return self
 
     @property
@@ -388,6 +489,9 @@ class Mapping(_Strict):
     takes_orders: bool = True
     location: Literal["connection", "file", "sheet"] = "connection"
     settings: SiteSettings = Field(default_factory=SiteSettings)
+    #: What each of the preset's settings does at a site (the README's settings tables are generated from these
+    #: and from SiteSettings' own field descriptions, which a note here overrides).
+    setting_notes: dict[str, str] = Field(default_factory=dict)
     products: EntityMapping | None = None
     customers: EntityMapping | None = None
     orders: OrderMapping | None = None
@@ -943,11 +1047,26 @@ def _apply_settings(mapping: Mapping, config: SourceConfig) -> Mapping:
                 f"unknown setting for preset {mapping.name!r}; known settings: {sorted(declared)}",
                 config.source_id,
             )
+    for key, value in config.settings.items():
+        problem = None if key in SiteSettings.model_fields or value is None else column_setting_problem(value)
+        if problem:
+            raise ConfigError(config.path, f"settings.{key}", problem, config.source_id)
     try:
         settings = SiteSettings.model_validate({**declared, **config.settings})
     except ValidationError as exc:
         raise _from_validation_error(exc, config.path, config.source_id, "settings") from None
-    columns = settings.columns
+    dialect = driver_dialect(config.connection.driver if config.connection else None)
+    for key, value in settings.columns.items():
+        # Databases quote names differently, and on MySQL/MariaDB "Name" is a string: never guess.
+        if dialect is None and _REF_PARTS.fullmatch(value) and any(c in value for c in '["`'):
+            raise ConfigError(
+                config.path,
+                f"settings.{key}",
+                "a quoted column name needs connection.driver (the ODBC driver's name) so that it is quoted as "
+                'the database expects: [Name], `Name` or "Name"',
+                config.source_id,
+            )
+    columns = {name: render_column_setting(value, dialect) for name, value in settings.columns.items()}
 
     def fill(query: str | None, where: str) -> str | None:
         if query is None:

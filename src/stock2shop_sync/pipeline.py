@@ -191,7 +191,7 @@ def merge(
 def validate(config: SourceConfig, entity: str, extracted: dict[str, Any], run_id: str) -> dict[str, Any]:
     """Validate the staged frame: stage the valid rows and a quarantine report; fail past the threshold."""
     frame = staging.read_frame(extracted["path"])
-    result = VALIDATORS[entity](frame, config.source_id)
+    result = VALIDATORS[entity](frame, config.source_id, resolve_mapping(config).settings)
     folder = staging.run_folder(config.source_id, run_id)
     valid_path = staging.write_frame(result.valid, folder / f"{entity}_valid.parquet")
     report_path = staging.write_csv(result.issues, folder / f"{entity}_quarantine.csv")

@@ -285,13 +285,13 @@ def test_manual_runs_with_params_dry_run_then_a_full_sync(cluster: Cluster) -> N
     assert (states["extract_customers"], states["upload_customers"]) == ("skipped", "skipped")
     assert states["report"] == "success"
     upload = cluster.xcom("s2s_ops_shop", dry, "upload_products")
-    assert (upload["dry_run"], upload["would_upload"], upload["uploaded"]) == (True, 32, 0)
+    assert (upload["dry_run"], upload["would_upload"], upload["uploaded"]) == (True, 33, 0)
     assert requests.get(f"{cluster.sandbox}/sandbox/stats", timeout=10).json()["products"] == 0
 
     full = _trigger(cluster, "s2s_ops_shop", {"full_sync": True})
     assert _wait(cluster, "s2s_ops_shop", full) == "success", cluster.tasks("s2s_ops_shop", full)
     stats = requests.get(f"{cluster.sandbox}/sandbox/stats", timeout=10).json()
-    assert (stats["products"], stats["customers"]) == (32, 9)
+    assert (stats["products"], stats["customers"]) == (33, 9)
     extract = cluster.xcom("s2s_ops_shop", full, "extract_products")
     assert (extract["since"], extract["until"]) == (None, None)  # full sync: the whole catalogue
 

@@ -42,7 +42,7 @@ def test_dag_syncs_demo_database_into_sandbox(sandbox: str, sources_dir: Path, s
     assert set(states.values()) == {TaskInstanceState.SUCCESS}
 
     products = _products(sandbox, 101)
-    assert len(products) == 32
+    assert len(products) == 33  # GD-SOIL-30L's 2.5 on hand is floored to 2 (settings.fractional_qty)
     hoodie = products["HOOD-ZIP-XL"]["payload"]
     assert hoodie["source"] == {
         "source_id": "101",
@@ -82,11 +82,11 @@ def test_dag_syncs_demo_database_into_sandbox(sandbox: str, sources_dir: Path, s
     assert report["entities"]["products"] == {
         **report["entities"]["products"],
         "extracted": 40,
-        "valid": 32,
-        "quarantined": 6,
+        "valid": 33,
+        "quarantined": 5,
         "ignored": 2,
         "deleted": 1,
-        "uploaded": 32,
+        "uploaded": 33,
     }
     quarantine = list(
         csv.DictReader(io.StringIO(ObjectStoragePath(report["entities"]["products"]["quarantine_report"]).read_text()))
@@ -94,7 +94,9 @@ def test_dag_syncs_demo_database_into_sandbox(sandbox: str, sources_dir: Path, s
     reasons = {(row["record"], row["field"]): row["reason"] for row in quarantine}
     assert reasons[("HW-CLAMP-F", "title")] == "title is required"
     assert reasons[("HW-FILE-SET", "price")] == "price must not be negative"
-    assert reasons[("GD-SOIL-30L", "qty")] == "qty must be a whole number"
+    assert (
+        reasons[("GD-SOIL-30L", "qty")] == "qty 2.5 is not a whole number; sent as 2 (settings.fractional_qty: floor)"
+    )
     assert reasons[("CF-LAMP-LED", "product_active")] == "product_active must be Ignore, Active or Delete"
     assert reasons[("HW-TAPE-5M", "sku")] == "sku is not unique within the source: it is on rows 21, 36"
     assert {row["row"] for row in quarantine if row["record"] == "HW-CLAMP-F"} == {"37"}

@@ -142,7 +142,7 @@ def test_two_sources_syncing_at_once_keep_their_own_state(
 
     # Stock2Shop holds each source's own items, with its own prices.
     a_products, b_products = _sandbox_products(sandbox, 101), _sandbox_products(sandbox, 102)
-    assert len(a_products) == 32
+    assert len(a_products) == 33
     assert set(b_products) == set(a_products) - GONE_FROM_BETA
     a_prices, b_prices = _prices(alpha_db), _prices(beta_db)
     for sku, row in a_products.items():
@@ -178,8 +178,8 @@ def test_two_sources_syncing_at_once_keep_their_own_state(
 
     # Fingerprints under _state: one file per source and entity, holding that source's items only.
     fingerprints = FingerprintStore()
-    assert len(fingerprints.load("iso_alpha", "products")) == 32
-    assert len(fingerprints.load("iso_beta", "products")) == 30
+    assert len(fingerprints.load("iso_alpha", "products")) == 33
+    assert len(fingerprints.load("iso_beta", "products")) == 31  # its 2.5 on hand is floored and sent
     assert len(fingerprints.load("iso_alpha", "customers")) == 9
     assert len(fingerprints.load("iso_beta", "customers")) == 8
 
@@ -189,8 +189,8 @@ def test_two_sources_syncing_at_once_keep_their_own_state(
         staged = staging.read_frame(str(staging.run_folder(source_id, RUN_ID) / "products_extracted.parquet"))
         assert len(staged) == rows
     a_report, b_report = results["alpha"]["entities"], results["beta"]["entities"]
-    assert (a_report["products"]["extracted"], a_report["products"]["uploaded"]) == (40, 32)
-    assert (b_report["products"]["extracted"], b_report["products"]["uploaded"]) == (38, 30)
+    assert (a_report["products"]["extracted"], a_report["products"]["uploaded"]) == (40, 33)
+    assert (b_report["products"]["extracted"], b_report["products"]["uploaded"]) == (38, 31)
     assert (a_report["customers"]["uploaded"], b_report["customers"]["uploaded"]) == (9, 8)
 
     # A delta round, again at the same time: only alpha changed (one price), so only alpha sends, one item.
@@ -268,8 +268,8 @@ def test_a_failing_source_never_blocks_another(
     assert "refused the credentials of connection 's2s_wrong_login'" in str(results["s2s_denied"])
     report = results["ok"]
     assert not isinstance(report, BaseException), report
-    assert (report["entities"]["products"]["uploaded"], report["entities"]["customers"]["uploaded"]) == (32, 9)
-    assert len(_sandbox_products(sandbox, 101)) == 32
+    assert (report["entities"]["products"]["uploaded"], report["entities"]["customers"]["uploaded"]) == (33, 9)
+    assert len(_sandbox_products(sandbox, 101)) == 33
     assert _sandbox_products(sandbox, 102) == {}  # nothing from the failed sources
     assert _sandbox_products(sandbox, 103) == {}
     assert StateStore().synced_skus("iso_denied") == set()

@@ -65,7 +65,7 @@ def test_sql_primary_with_linked_sheet_and_csv(
     assert run.state == DagRunState.SUCCESS, {ti.task_id: ti.state for ti in run.get_task_instances()}
 
     products = _products(sandbox, 101)
-    assert len(products) == 32
+    assert len(products) == 33
     tee = products["TEE-BLA-S"]
     # The sheet owns title, body_html, collection, meta_* and image* (product level, by source_product_code).
     assert tee["product"]["title"] == "Classic Organic Tee"

@@ -1,18 +1,33 @@
-"""``make check-mapping`` as an integrator runs it before scheduling a new site, and legacy cp1252 text."""
+"""``make check-mapping`` as an integrator runs it before scheduling a new site, and legacy cp1252 text.
+
+check-mapping applies the run's own rules: what it reports as ERROR is what the run's validate step quarantines,
+what it reports as WARN is what the run only warns about (compared here with the run's quarantine report on the
+same rows), and each entity is checked against its own columns only.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import os
+import re
+import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pyodbc
+import pytest
 import yaml
 
-from stock2shop_sync.config import load_source, resolve_mapping
+from stock2shop_sync import cli, pipeline, staging
+from stock2shop_sync.config import SourceConfig, load_source, resolve_mapping
 from stock2shop_sync.connectors import get_connector
-from tests.conftest import ROOT
+from stock2shop_sync.demo import seed
+from stock2shop_sync.model.validation import ValidationFailed
+from tests.conftest import ROOT, set_connection, write_source
 
 
 def _site(folder: Path, source: dict[str, Any], source_id: str, preset: str, **changes: Any) -> Path:
@@ -43,7 +58,7 @@ def test_a_site_that_lacks_a_udf_is_told_which_setting_names_it(
     assert "ucIIMake" in result.stdout.lower() or "uciimake" in result.stdout
     assert "the column comes from settings.brand_field = s.ucIIMake: does this site have it?" in result.stdout
     assert "OK     products price_lists query" in result.stdout  # the other queries are still checked
-    assert "1 problem(s): source 'new_site'" in result.stdout
+    assert "problem(s): source 'new_site': 1 mapping problem(s)" in result.stdout
 
 
 def test_a_mapped_column_the_query_does_not_return(sources_dir: Path, mariadb_source: dict[str, Any]) -> None:
@@ -91,3 +106,241 @@ def test_cp1252_descriptions_arrive_as_utf8(sources_dir: Path, sqlite_source: di
     frame = get_connector(config, resolve_mapping(config)).extract("products")
     title = frame.loc[frame["sku"] == "TAP-GARDEN", "title"].item()
     assert title == "Garden Tap 15mm – Brass (Café)"
+
+
+# ---- in-process: check-mapping against the run's own validation ------------------------------------------------
+
+ISSUE_LINE = re.compile(r"^(ERROR|WARN )  (products|customers) row (\d+) ")
+
+
+def _check_in_process(capsys: pytest.CaptureFixture[str], source_id: str, limit: int) -> tuple[int, str]:
+    capsys.readouterr()
+    code = cli.main(["check-mapping", source_id, "--limit", str(limit)])
+    return code, capsys.readouterr().out
+
+
+def _reported(output: str) -> dict[str, set[tuple[str, int]]]:
+    """{"ERROR": {(entity, row)}, "WARN": {...}} from check-mapping's issue lines."""
+    found: dict[str, set[tuple[str, int]]] = {"ERROR": set(), "WARN": set()}
+    for line in output.splitlines():
+        if match := ISSUE_LINE.match(line):
+            found[match.group(1).strip()].add((match.group(2), int(match.group(3))))
+    return found
+
+
+def _the_runs_verdict(
+    config: SourceConfig, limit: int | None, totals: dict[str, int] | None = None
+) -> dict[str, set[tuple[str, int]]]:
+    """What the run's own validate step (pipeline.validate) makes of the rows check-mapping reads: the rows of its
+    quarantine report, by severity, as far as check-mapping shows them (the report's first SHOWN_ISSUES lines of
+    each entity; ``totals`` gets each entity's number of lines). ``limit`` None: every row, as a run extracts them."""
+    verdict: dict[str, set[tuple[str, int]]] = {"ERROR": set(), "WARN": set()}
+    run_id = f"check_{uuid.uuid4().hex[:8]}"
+    for entity in config.entities:
+        frame = get_connector(config, resolve_mapping(config)).extract(entity, limit=limit)
+        folder = staging.run_folder(config.source_id, run_id)
+        path = staging.write_frame(frame, folder / f"{entity}_extracted.parquet")
+        # Past validation.max_invalid_share the run fails; its quarantine report is written all the same.
+        with contextlib.suppress(ValidationFailed):
+            pipeline.validate(config, entity, {"path": path}, run_id)
+        rows = list(csv.DictReader(io.StringIO((folder / f"{entity}_quarantine.csv").read_text())))
+        if totals is not None:
+            totals[entity] = len(rows)
+        for row in rows[: cli.SHOWN_ISSUES]:
+            verdict["ERROR" if row["severity"] == "error" else "WARN"].add((entity, int(row["row"])))
+    return verdict
+
+
+def _demo_site(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preset: str, source_id: str | None = None
+) -> SourceConfig:
+    """The shipped demo config of ``preset`` as is, against a freshly created demo database."""
+    source_id = source_id or f"demo_{preset}"
+    database = tmp_path / f"{source_id}.sqlite"
+    conn = pyodbc.connect(f"DRIVER={{SQLite3}};Database={database}")
+    try:
+        seed(preset, conn)
+    finally:
+        conn.close()
+    shipped = ROOT / "include" / "sources" / f"{source_id}.yaml"
+    shutil.copy(shipped, folder / shipped.name)
+    config = load_source(folder / shipped.name)
+    set_connection(monkeypatch, config.connection.conn_id, {"conn_type": "odbc", "schema": str(database)})
+    return config
+
+
+@pytest.mark.parametrize("limit", [5, 0])
+@pytest.mark.parametrize("preset", ["sage_evolution", "sage_pastel_partner"])
+def test_the_shipped_demos_are_checked_by_the_runs_rules(
+    sources_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    preset: str,
+    limit: int,
+) -> None:
+    config = _demo_site(sources_dir, tmp_path, monkeypatch, preset)
+    code, output = _check_in_process(capsys, config.source_id, limit)
+    # Every query and mapped column of every entity is there: the only problems left are the demo data's own.
+    assert not re.search(r"^ERROR  \w+ \w+ query|^ERROR  \w+: ", output, re.MULTILINE), output
+    assert "mapping problem(s)" not in output
+    for entity in config.entities:
+        assert f"OK     {entity} main query" in output
+    totals: dict[str, int] = {}
+    verdict = _the_runs_verdict(config, limit or None, totals)
+    assert _reported(output) == verdict, output
+    for total in totals.values():  # the demo companies' fractional stock alone gives hundreds of warnings
+        if total > cli.SHOWN_ISSUES:
+            assert f"... and {total - cli.SHOWN_ISSUES} more issue(s)" in output
+    # The mapping works and the run would go on: the deliberately bad rows are listed as ERROR, the check passes.
+    assert code == 0, output
+    assert f"OK: source '{config.source_id}': the mapping works" in output
+
+
+def test_customers_are_not_asked_for_price_or_stock_columns(
+    sources_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Evolution with settings.price_lists and settings.warehouses: the products' pivoted price_<list> and
+    qty_<warehouse> columns belong to products, never to the customers query."""
+    config = _demo_site(sources_dir, tmp_path, monkeypatch, "sage_evolution")
+    assert config.settings["price_lists"]
+    assert config.settings["warehouses"]
+    assert config.entities == ["products", "customers"]
+    _, output = _check_in_process(capsys, config.source_id, 5)
+    products, customers = output.split("\n== customers\n")
+    assert '"price_tiers": [' in products
+    assert '"qty_availability": [' in products
+    assert "OK     customers main query: 5 sample rows" in customers
+    assert re.search(r"^       sample: 5 rows, ", customers, re.MULTILINE), customers
+    assert "first Stock2Shop customer payload:" in customers
+    assert not re.search(r"price_|qty_|no column", customers), customers
+
+
+def test_products_are_checked_with_their_linked_sources_merged_on(
+    sources_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the run validates them: the linked content file's title replaces the database's before the rules run."""
+    _demo_site(sources_dir, tmp_path, monkeypatch, "custom_database", "demo_custom_db")
+    shutil.copy(ROOT / "include" / "sources" / "demo_custom_db_content.yaml", sources_dir)
+    _, output = _check_in_process(capsys, "demo_custom_db", 3)
+    assert "with linked source(s) demo_custom_db_content" in output
+    assert "OK     products linked source 'demo_custom_db_content': title, body_html" in output
+    assert '"title": "Classic Cotton Crew Tee"' in output  # the database says "Classic Cotton Tee"
+    assert "match no product" not in output  # on a sample, linked rows of products not read are not unmatched
+    _, everything = _check_in_process(capsys, "demo_custom_db_content", 0)  # a linked source: its primary
+    assert "is a linked source: the run reads it with 'demo_custom_db'" in everything
+    assert "1 row(s) match no product and are not created: OLD-CATALOGUE-1" in everything
+
+
+def _small_shop(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[tuple[Any, ...]]) -> None:
+    """A custom_database source of a few product rows (id, item_code, group_code, description, price, qty)."""
+    from stock2shop_sync.demo.custom_database import DDL
+
+    database = tmp_path / "small_shop.sqlite"
+    conn = pyodbc.connect(f"DRIVER={{SQLite3}};Database={database}")
+    try:
+        for statement in DDL:
+            conn.execute(statement)
+        conn.cursor().executemany(
+            "INSERT INTO products (id, item_code, group_code, description, selling_price, qty_on_hand, s2s_active,"
+            " inventory_managed) VALUES (?, ?, ?, ?, ?, ?, 'Active', 1)",
+            rows,
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    set_connection(monkeypatch, "s2s_small_shop", {"conn_type": "odbc", "schema": str(database)})
+    write_source(
+        folder,
+        "small_shop",
+        conn_id="s2s_small_shop",
+        driver="SQLite3",
+        s2s_source_id=101,
+        entities=["products"],
+        validation={"max_invalid_share": 1.0},
+    )
+
+
+def test_what_the_run_quarantines_is_an_error_and_what_it_warns_about_a_warning(
+    sources_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _small_shop(
+        sources_dir,
+        tmp_path,
+        monkeypatch,
+        [
+            (1, "CAP", None, "Cap", "120.00", "4"),
+            (2, "NO-PRICE", None, "Belt", None, "3"),  # the run quarantines it: price is required
+            (3, "OVERSOLD", None, "Bag", "80.00", "-2"),  # the run sends it with qty 0 and warns
+        ],
+    )
+    code, output = _check_in_process(capsys, "small_shop", 10)
+    assert "ERROR  products row 2 NO-PRICE: price: price is required (value: blank)" in output
+    assert "WARN   products row 3 OVERSOLD: qty: qty is negative; sent as 0" in output
+    assert "       every row: 3 rows, 2 valid, 1 quarantined, 0 ignored, 1 warning(s)" in output
+    # The run leaves the row out and goes on (this site allows any share): listed as ERROR, the check passes.
+    assert code == 0
+    assert (
+        "OK: source 'small_shop': the mapping works; 1 row(s) the run would quarantine (the ERROR lines above; the "
+        "run leaves them out and goes on); 1 warning(s)" in output
+    )
+    config = load_source(sources_dir / "small_shop.yaml")
+    assert (
+        _the_runs_verdict(config, None)
+        == _reported(output)
+        == {
+            "ERROR": {("products", 2)},
+            "WARN": {("products", 3)},
+        }
+    )
+
+
+def test_more_quarantined_rows_than_the_site_allows_fail_the_check(
+    sources_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [(1, "CAP", None, "Cap", "120.00", "4"), (2, "NO-PRICE", None, "Belt", None, "3")]
+    _small_shop(sources_dir, tmp_path, monkeypatch, rows)
+    path = sources_dir / "small_shop.yaml"
+    path.write_text(path.read_text().replace("max_invalid_share: 1.0", "max_invalid_share: 0.1"))
+    code, output = _check_in_process(capsys, "small_shop", 0)
+    assert code == 1
+    assert "ERROR  source 'small_shop', products: 1 of 2 rows are invalid (50.0%)" in output
+    assert "1 problem(s): source 'small_shop': 1 row(s) the run would quarantine, 1 other error(s)" in output
+
+
+def test_warnings_alone_pass(
+    sources_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [(1, "CAP", None, "Cap", "120.00", "4"), (2, "OVERSOLD", None, "Bag", "80.00", "-2")]
+    _small_shop(sources_dir, tmp_path, monkeypatch, rows)
+    code, output = _check_in_process(capsys, "small_shop", 0)
+    assert "WARN   products row 2 OVERSOLD: qty: qty is negative; sent as 0" in output
+    assert not re.search(r"^ERROR", output, re.MULTILINE)
+    assert code == 0
+    assert (
+        "OK: source 'small_shop': the mapping works; 1 warning(s) (the run sends those rows and only reports them)"
+        in output
+    )
+
+
+def test_a_variant_disagreement_is_reported_as_the_run_judges_it(
+    sources_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Variants of one product with different titles: ERROR if the run quarantines them, WARN if it only warns,
+    nothing if the site's title rule settles them; never a WARN for what the run quarantines."""
+    _small_shop(
+        sources_dir,
+        tmp_path,
+        monkeypatch,
+        [
+            (1, "SHORTS-S", "SHORTS", "Race Shorts 5 in", "449.00", "6"),
+            (2, "SHORTS-M", "SHORTS", "Race Shorts 5in", "449.00", "5"),
+        ],
+    )
+    code, output = _check_in_process(capsys, "small_shop", 0)
+    verdict = _the_runs_verdict(load_source(sources_dir / "small_shop.yaml"), None)
+    assert _reported(output) == verdict, output
+    assert code == 0  # the site allows any share of quarantined rows: the run goes on
+    assert not re.search(r"^WARN .* title: variants of product", output, re.MULTILINE)
+    if verdict["ERROR"]:  # the custom_database preset's title_rule is agree: the run quarantines them
+        assert re.search(r"^ERROR  products row 1 SHORTS-S: title: variants of product SHORTS disagree", output, re.M)

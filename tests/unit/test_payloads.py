@@ -207,13 +207,16 @@ class TestConsoleColumns:
         ]
         assert item["product"]["variants"]["price"] == pytest.approx(199.9), "the default price stays separate"
 
-    def test_a_blank_tier_is_still_sent_as_zero(self) -> None:
-        # Every tier a channel expects must exist on every SKU, even with value 0 (section 7.1).
+    def test_a_blank_tier_is_left_out_never_sent_as_zero(self) -> None:
+        # A price a customer could order at must not appear from nowhere: a variant with no price in a list
+        # has no tier for it. Sites whose channel needs every tier choose settings.missing_price (model/rules.py).
         items = products(simple("A", price_Trade="50"), simple("B", price_Trade=None))
-        assert [i["product"]["variants"]["price_tiers"] for i in items] == [
-            [{"tier": "Trade", "price": 50.0}],
-            [{"tier": "Trade", "price": 0.0}],
-        ]
+        assert [i["product"]["variants"]["price_tiers"] for i in items] == [[{"tier": "Trade", "price": 50.0}], []]
+
+    def test_the_variants_own_meta_goes_on_the_variant(self) -> None:
+        (item,) = products(simple(meta_colour="Red", variant_meta_title="Classic Tee Red S"))
+        assert item["product"]["meta"] == [{"key": "colour", "value": "Red"}]
+        assert item["product"]["variants"]["meta"] == [{"key": "title", "value": "Classic Tee Red S"}]
 
     def test_qty_availability_from_qty_columns(self) -> None:
         (item,) = products(simple(qty_JHB="4", qty_CPT="-2", qty_DBN=None))

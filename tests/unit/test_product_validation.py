@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from stock2shop_sync.config import SiteSettings
 from stock2shop_sync.model.canonical import ROW
 from stock2shop_sync.model.validation import (
     ISSUE_COLUMNS,
@@ -121,7 +122,7 @@ def test_whole_quantities_are_accepted(qty: str, expected: int) -> None:
 
 @pytest.mark.parametrize("qty", ["2.5", "lots"])
 def test_fractional_or_text_qty_is_quarantined(qty: str) -> None:
-    result = validate_products(frame(product(qty=qty)), "s")
+    result = validate_products(frame(product(qty=qty)), "s", SiteSettings(fractional_qty="error"))
     assert reasons(result) == [(1, "qty", "qty must be a whole number")]
 
 

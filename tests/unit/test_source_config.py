@@ -150,3 +150,172 @@ def test_a_state_url_with_a_password_is_shown_without_it() -> None:
 
     assert safe_url("postgresql://sync:hunter22@db:5432/s2s_state") == "postgresql://sync:***@db:5432/s2s_state"
     assert _sqlalchemy_url("postgres://u@h/db").startswith(("postgresql://", "postgresql+psycopg2://"))
+
+
+# --- column settings: quoted identifiers, rendered in the source's dialect ---------------------------------------
+
+SQL_SERVER, POSTGRES, MARIADB = "ODBC Driver 18 for SQL Server", "PostgreSQL Unicode", "MariaDB Unicode"
+BRACKETS, ANSI, BACKTICKS = ("[", "]"), ('"', '"'), ("`", "`")
+#: Driver -> the quotes a quoted part of a column setting is rendered in there.
+QUOTING = {
+    SQL_SERVER: BRACKETS,
+    "FreeTDS": BRACKETS,
+    "/usr/lib/x86_64-linux-gnu/odbc/libtdsodbc.so": BRACKETS,
+    "Adaptive Server Enterprise": BRACKETS,
+    POSTGRES: ANSI,
+    "SQLite3": ANSI,
+    "Pervasive ODBC Interface": ANSI,
+    "HDBODBC": ANSI,
+    MARIADB: BACKTICKS,
+    "MySQL ODBC 8.0 Unicode Driver": BACKTICKS,
+}
+
+
+def _evolution(folder: Path, driver: str | None = "SQLite3", **settings: object) -> Path:
+    return write_source(
+        folder, "evo", conn_id="c", driver=driver, s2s_source_id=7, type="sage_evolution", settings=settings
+    )
+
+
+def _active_sql(path: Path) -> str:
+    """What the products query holds where the preset says ``RTRIM({{active_field}})``."""
+    query = resolve_mapping(load_source(path)).products.query
+    return query.split("COALESCE(NULLIF(RTRIM(")[2].split("), ''), 'Ignore') AS s2s_active")[0]
+
+
+@pytest.mark.parametrize(
+    ("driver", "dialect"),
+    [
+        (SQL_SERVER, "sqlserver"), ("SQL Server Native Client 11.0", "sqlserver"), ("FreeTDS", "sqlserver"),
+        ("Adaptive Server Enterprise", "sybase"), ("Sybase ASE ODBC Driver", "sybase"),
+        (POSTGRES, "postgresql"), ("PostgreSQL ANSI", "postgresql"), ("/usr/lib/psqlodbcw.so", "postgresql"),
+        (MARIADB, "mysql"), ("MySQL ODBC 8.0 Unicode Driver", "mysql"), ("/usr/lib/libmaodbc.so", "mysql"),
+        ("SQLite3", "sqlite"), ("Pervasive ODBC Interface", "pervasive"), ("Pervasive ODBC Client Interface", "pervasive"),
+        ("Actian Zen ODBC Interface", "pervasive"), ("HDBODBC", "hana"), ("Some Vendor ODBC", None), (None, None),
+    ],
+)  # fmt: skip
+def test_a_driver_name_gives_its_dialect(driver: str | None, dialect: str | None) -> None:
+    from stock2shop_sync.connectors.read_only import driver_dialect
+
+    assert driver_dialect(driver) == dialect
+
+
+@pytest.mark.parametrize("driver", list(QUOTING), ids=lambda d: str(d))
+@pytest.mark.parametrize("form", ["[{}]", '"{}"', "`{}`"], ids=["brackets", "double_quotes", "backticks"])
+def test_each_quote_form_renders_in_the_drivers_dialect(folder: Path, driver: str | None, form: str) -> None:
+    path = _evolution(folder, driver, active_field="s." + form.format("ucIIWeb Status"))
+    opening, closing = QUOTING[driver]
+    assert _active_sql(path) == f"s.{opening}ucIIWeb Status{closing}"
+    # The settings keep what the user wrote (for messages that name the setting).
+    assert resolve_mapping(load_source(path)).settings.columns["active_field"] == "s." + form.format("ucIIWeb Status")
+
+
+@pytest.mark.parametrize("driver", [SQL_SERVER, POSTGRES, MARIADB])
+@pytest.mark.parametrize(
+    ("setting", "rendered"),
+    [
+        ("[ucIIWebStatus]", "<ucIIWebStatus>"),  # no alias
+        ("[s].[ucII Web]", "<s>.<ucII Web>"),  # a quoted alias too
+        ("s.[a.b-c#1$]", "s.<a.b-c#1$>"),  # every character a quoted name may hold
+        ('"Order"', "<Order>"),  # a reserved word
+        ("  s.[ucII Web]  ", "s.<ucII Web>"),  # white space around the value is dropped, as it always was
+        ("s.ucIIS2SActive", "s.ucIIS2SActive"),  # plain names exactly as written, in every dialect
+        ("ucIIS2SActive", "ucIIS2SActive"),
+        ("S.UCIIS2SACTIVE", "S.UCIIS2SACTIVE"),
+        ("'Active'", "'Active'"),
+        ("NULL", "NULL"),
+    ],
+)  # fmt: skip
+def test_column_settings_render_per_dialect(folder: Path, driver: str | None, setting: str, rendered: str) -> None:
+    opening, closing = QUOTING[driver]
+    expected = rendered.replace("<", opening).replace(">", closing)
+    assert _active_sql(_evolution(folder, driver, active_field=setting)) == expected
+
+
+@pytest.mark.parametrize("driver", [None, "Some Vendor ODBC"])
+def test_a_quoted_name_is_refused_when_the_drivers_quoting_is_not_known(folder: Path, driver: str | None) -> None:
+    # Guessing is never safe: on MySQL/MariaDB "Name" is a string, so WHERE "Name" = 'x' would quietly be false.
+    with pytest.raises(ConfigError, match=r"settings\.active_field: a quoted column name needs connection\.driver"):
+        resolve_mapping(load_source(_evolution(folder, driver, active_field="s.[ucIIWeb Status]")))
+    assert _active_sql(_evolution(folder, driver, active_field="s.ucIIWebStatus")) == "s.ucIIWebStatus"
+
+
+def test_a_null_setting_is_null(folder: Path) -> None:
+    assert _active_sql(_evolution(folder, MARIADB, active_field=None)) == "NULL"
+
+
+@pytest.mark.parametrize(
+    ("setting", "holds"),
+    [
+        ("s.Code; DROP TABLE StkItem", "';'"),
+        ("s.[x]; DROP TABLE StkItem", "';'"),
+        ("s.[x]] ; DROP TABLE StkItem --]", "';', '--'"),  # closing the bracket early
+        ('s."x"" OR 1=1 --"', "'=', '--'"),  # a doubled quote to stay inside it
+        ("s.`x`` OR 1=1`", "'='"),
+        ('s.[x" OR "1"="1]', "'='"),  # another dialect's quote inside brackets
+        ("s.[x`]", None),
+        ("s.[x'y]", None),
+        ('s."x]"', None),  # a bracket inside double quotes (rendered as [x]] on SQL Server)
+        ("s.[x--y]", "'--'"),
+        ("s.[x/*y*/]", "'/', '*'"),
+        ("s.[x]/**/", "'/', '*'"),
+        ("s.[x\ny]", "'\\n'"),
+        ("s.[x\r\ny]", "'\\r', '\\n'"),
+        ("s.[x\ty]", "'\\t'"),
+        ("s.[x\x00y]", "'\\x00'"),
+        ("s.[x\\y]", "'\\\\'"),
+        ("s.[x\u2028y]", "'\\u2028'"),  # a Unicode line break
+        ("s.[x\u02bcy]", "'ʼ'"),  # a modifier letter that best-fit code pages turn into '
+        ("s.[x\uff07y]", "'＇'"),  # the full-width apostrophe
+        ("s.[x;y]", "';'"),
+        ("s.[x]y", None),  # text after the quoted name
+        ("s.[x", None),  # unclosed
+        ("s.x]", None),
+        ("s.[]", None),  # empty
+        ("s.[ x]", None),  # leading or trailing space inside the quotes
+        ("s.[x ]", None),
+        ("s.[" + "x" * 129 + "]", None),  # longer than any database's identifier
+        ("s. [x]", None),  # white space around the dot
+        ("a.s.[x]", None),  # three parts
+        ("s.x OR 1=1", "'='"),
+        ("(SELECT TOP 1 Code FROM StkItem)", "'(', ')'"),
+        ("'Active' || s.Code", "'|'"),
+        ("NULL; DELETE FROM StkItem", "';'"),
+        ("", None),
+    ],
+)  # fmt: skip
+def test_a_column_setting_that_could_escape_is_refused(folder: Path, setting: str, holds: str | None) -> None:
+    _evolution(folder, MARIADB, active_field=setting)
+    error = _single_error(folder)
+    assert error.file.endswith("evo.yaml")
+    assert error.key == "settings.active_field"
+    assert error.problem.startswith("must be a column reference")
+    assert 'quoted as [Name], "Name" or `Name`' in error.problem  # what is allowed
+    assert "letters, digits, spaces and _ - . # $" in error.problem
+    if holds:
+        assert error.problem.endswith(f"(it holds {holds})")
+    assert str(error).startswith(f"{error.file}: settings.active_field: must be a column reference")
+
+
+@pytest.mark.parametrize("value", [5, ["s.x"], {"column": "s.x"}, True])
+def test_a_column_setting_must_be_text(folder: Path, value: object) -> None:
+    _evolution(folder, SQL_SERVER, active_field=value)
+    error = _single_error(folder)
+    assert (error.key, error.problem[:26]) == ("settings.active_field", "must be a column reference")
+
+
+def test_a_preset_whose_default_setting_could_escape_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from stock2shop_sync.config import SiteSettings
+
+    with pytest.raises(ValidationError, match="active_field must be a column reference"):
+        SiteSettings.model_validate({"active_field": "s.[x]; DROP TABLE StkItem"})
+
+
+def test_only_a_valid_setting_can_be_rendered() -> None:
+    from stock2shop_sync.config import render_column_setting
+
+    assert render_column_setting("s.[x y]", "mysql") == "s.`x y`"
+    with pytest.raises(ValueError, match="not a column setting"):
+        render_column_setting("s.[x]; DROP TABLE StkItem", "sqlserver")

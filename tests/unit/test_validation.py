@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from stock2shop_sync.model.canonical import ROW
+from stock2shop_sync.config import SiteSettings
+from stock2shop_sync.model.canonical import CLEANED, ROW
 from stock2shop_sync.model.validation import (
     ISSUE_COLUMNS,
     ValidationFailed,
@@ -184,9 +185,34 @@ class TestPrice:
 
 
 class TestQty:
-    @pytest.mark.parametrize("qty", ["2.5", "0.1", "abc", "NaN", "inf"])
-    def test_non_whole_qty_is_rejected(self, qty: str) -> None:
+    @pytest.mark.parametrize("qty", ["abc", "NaN", "inf"])
+    def test_a_qty_that_is_no_number_is_rejected(self, qty: str) -> None:
         result = products(item(qty=qty))
+        assert issues(result) == [(1, "qty", "error", "qty must be a whole number")]
+        assert result.valid.empty
+
+    @pytest.mark.parametrize(
+        ("mode", "qty", "sent"), [("floor", "2.5", 2), ("floor", "0.1", 0), ("round", "2.5", 3), ("round", "2.4", 2)]
+    )
+    def test_fractional_stock_is_made_whole_with_a_warning(self, mode: str, qty: str, sent: int) -> None:
+        result = validate_products(canonical(item(qty=qty)), SOURCE, SiteSettings(fractional_qty=mode))
+        assert issues(result) == [
+            (
+                1,
+                "qty",
+                "warning",
+                f"qty {float(qty):g} is not a whole number; sent as {sent} (settings.fractional_qty: {mode})",
+            )
+        ]
+        assert result.valid["qty"].tolist() == [sent]
+        assert result.counts["warnings"] == 1
+
+    def test_fractional_stock_is_floored_by_default(self) -> None:
+        assert products(item(qty="7.9")).valid["qty"].tolist() == [7]
+
+    @pytest.mark.parametrize("qty", ["2.5", "0.1"])
+    def test_fractional_stock_is_rejected_when_the_site_says_error(self, qty: str) -> None:
+        result = validate_products(canonical(item(qty=qty)), SOURCE, SiteSettings(fractional_qty="error"))
         assert issues(result) == [(1, "qty", "error", "qty must be a whole number")]
         assert result.valid.empty
 
@@ -312,7 +338,6 @@ class TestTierAndWarehouseColumns:
             ("price_Wholesale", "abc", "price_Wholesale must be a non-negative number"),
             ("price_Wholesale", "-1", "price_Wholesale must be a non-negative number"),
             ("price_Wholesale", "inf", "price_Wholesale must be a non-negative number"),
-            ("qty_JHB", "1.5", "qty_JHB must be a whole number"),
             ("qty_JHB", "lots", "qty_JHB must be a whole number"),
         ],
     )
@@ -321,6 +346,30 @@ class TestTierAndWarehouseColumns:
         assert issues(result) == [(2, column, "error", reason)]
         assert result.issues.loc[0, "value"] == value
         assert list(result.valid["sku"]) == ["OK"]
+
+    def test_fractional_warehouse_stock_is_floored_with_a_warning(self) -> None:
+        result = products(item("V1", qty_JHB="1.5", qty_CPT="3"))
+        assert issues(result) == [
+            (1, "qty_JHB", "warning", "qty_JHB 1.5 is not a whole number; sent as 1 (settings.fractional_qty: floor)")
+        ]
+        assert (result.valid.loc[0, "qty_JHB"], result.valid.loc[0, "qty_CPT"]) == (1, 3)
+
+    def test_prices_and_tiers_are_rounded_to_cents(self) -> None:
+        result = products(item(price="414.488", price_Trade="99.995"))
+        assert (result.valid.loc[0, "price"], result.valid.loc[0, "price_Trade"]) == (414.49, 100.0)
+        three = validate_products(canonical(item(price="414.4884")), SOURCE, SiteSettings(price_decimals=3))
+        assert three.valid.loc[0, "price"] == 414.488
+
+    def test_removed_control_characters_are_reported_as_warnings(self) -> None:
+        frame = canonical(item("V1"), item("V2"))
+        frame[CLEANED] = pd.Series([None, "body_html,title"], dtype="string")
+        result = validate_products(frame, SOURCE)
+        assert issues(result) == [
+            (2, "body_html", "warning", "control characters were removed from body_html"),
+            (2, "title", "warning", "control characters were removed from title"),
+        ]
+        assert result.counts["valid"] == 2
+        assert CLEANED not in result.valid.columns
 
 
 class TestCustomers:
@@ -396,16 +445,23 @@ class TestIssuesFrame:
         ]
         assert set(frame["source_id"]) == {SOURCE}
         assert set(frame["entity"]) == {"products"}
-        assert set(frame["severity"]) == {"error"}
+        assert frame["severity"].tolist() == ["error", "warning", "error", "error"]  # 2.5 on hand: floored
         assert frame["record"].tolist() == ["V2", "V2", "V2", "V3"]
         assert frame["value"].tolist()[:2] == ["abc", "2.5"]
         assert pd.isna(frame["value"].iloc[2])
         assert frame["value"].iloc[3] == "maybe"
-        assert result.counts == {"rows": 3, "valid": 1, "invalid": 2, "ignored": 0, "deleted": 0, "warnings": 0}
+        assert result.counts == {"rows": 3, "valid": 1, "invalid": 2, "ignored": 0, "deleted": 0, "warnings": 1}
+
+    def test_a_fractional_negative_qty_is_one_warning(self) -> None:
+        result = products(item(qty="-2.5"))
+        assert issues(result) == [
+            (1, "qty", "warning", "qty -2.5 is not a whole number; sent as 0 (settings.fractional_qty: floor)")
+        ]
+        assert result.valid["qty"].tolist() == [0]
 
     def test_a_fractional_negative_qty_is_one_line(self) -> None:
         # "-2.5" is not a whole number: the row is quarantined for that, and is not also "sent as 0".
-        result = products(item(qty="-2.5"))
+        result = validate_products(canonical(item(qty="-2.5")), SOURCE, SiteSettings(fractional_qty="error"))
         assert result.counts["invalid"] == 1
         assert not result.issues.duplicated(["row", "field"]).any(), issues(result)
         assert issues(result) == [(1, "qty", "error", "qty must be a whole number")]

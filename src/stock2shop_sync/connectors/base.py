@@ -19,6 +19,7 @@ from stock2shop_sync.model.pivots import (
     warehouse_number_columns,
     warehouse_table,
 )
+from stock2shop_sync.model.rules import apply_product_rules
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -123,6 +124,7 @@ class SourceConnector:
         in ``[since, until)`` (None: unbounded). ``since`` is sent to the source; ``until`` is applied to the
         mapping's ``options.modified_field`` (rows changed later belong to the next window)."""
         section = self.mapping.entity(entity)
+        self.pivoted = []  # this entity's price and warehouse columns only (read_raw and subclasses add them)
         raw = self.read_raw(entity, limit=limit, since=since)
         self.read_everything = limit is None and not (since is not None and self.can_filter(entity))
         if until is not None and self.mapping.entity(entity).options.get("modified_field"):
@@ -136,8 +138,11 @@ class SourceConnector:
             fields["price"] = self._default_price_column(raw)
         section = section.model_copy(update={"fields": fields})
         frame = to_canonical(raw, section, source_id=self.config.source_id, entity=entity)
+        settings = self.mapping.settings
         if any(c.startswith("qty_") for c in self.pivoted) and "qty" not in section.fields:
-            frame["qty"] = total_qty(frame)
+            frame["qty"] = total_qty(frame, settings.fractional_qty)
+        if entity == "products":
+            frame = apply_product_rules(frame, settings, self.config.source_id)
         return frame
 
     def _before(self, raw: pd.DataFrame, entity: str, until: datetime) -> pd.DataFrame:

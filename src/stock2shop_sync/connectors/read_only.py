@@ -42,6 +42,46 @@ def driver_kind(driver: str | None) -> str | None:
     return "sqlite" if "sqlite" in name else None
 
 
+#: Substrings of a unixODBC driver name (or driver library path), in the order they are tried, and the dialect
+#: each means, named as :func:`stock2shop_sync.connectors.sql.dialect_of` names them. Pervasive comes before
+#: PostgreSQL because Pervasive's engine is called "PSQL"; FreeTDS serves SQL Server (and Sybase, which also
+#: takes ``[Name]``).
+_DRIVER_DIALECTS = (
+    ("pervasive", "pervasive"),
+    ("actian", "pervasive"),
+    ("zen", "pervasive"),
+    ("sqlite", "sqlite"),
+    ("postgres", "postgresql"),
+    ("psql", "postgresql"),
+    ("maria", "mysql"),
+    ("maodbc", "mysql"),
+    ("mysql", "mysql"),
+    ("myodbc", "mysql"),
+    ("sybase", "sybase"),
+    ("adaptive server", "sybase"),
+    ("sql anywhere", "sybase"),
+    ("sql server", "sqlserver"),
+    ("msodbcsql", "sqlserver"),
+    ("sqlncli", "sqlserver"),
+    ("tds", "sqlserver"),
+    ("hdbodbc", "hana"),
+    ("hana", "hana"),
+)
+
+
+def driver_dialect(driver: str | None) -> str | None:
+    """The SQL dialect a source's ODBC driver talks, from its name alone (``connection.driver``, e.g.
+    ``ODBC Driver 18 for SQL Server``, ``FreeTDS``, ``PostgreSQL Unicode``, ``MariaDB Unicode``, ``SQLite3``,
+    ``Pervasive ODBC Interface``, ``HDBODBC``): ``sqlserver``, ``sybase``, ``postgresql``, ``mysql``,
+    ``sqlite``, ``pervasive``, ``hana``, or None for a driver not known here (or none given). Pure: no
+    connection is opened, so the config can use it when it is parsed."""
+    name = (driver or "").lower()
+    for key, dialect in _DRIVER_DIALECTS:
+        if key in name:
+            return dialect
+    return None
+
+
 def _has(conn_str: str, key: str) -> bool:
     return re.search(rf"(?:^|;)\s*{key}\s*=", conn_str, re.IGNORECASE) is not None
 
@@ -94,6 +134,15 @@ def read_only_hook(conn_id: str, driver: str | None, *, statement_timeout: int =
 
     class ReadOnlyOdbcHook(OdbcHook):
         """``OdbcHook`` whose connection string asks the driver for a read-only session read in chunks."""
+
+        @property
+        def driver(self) -> str | None:
+            # The provider's property warns that a driver in the connection's extra is not used each time it is
+            # read, even when the extra names none and the driver came from the constructor (the source's
+            # connection.driver): several lines of noise per query in task logs and in check-mapping's output.
+            if self._driver:
+                return self._driver.strip().lstrip("{").rstrip("}").strip()
+            return super().driver
 
         @property
         def odbc_connection_string(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 #: preset -> module whose ``seed(conn)`` creates and fills that ERP's tables.
@@ -19,6 +20,27 @@ def seed(preset: str, conn: Any) -> dict[str, int]:
     counts = importlib.import_module(SEEDERS[preset]).seed(conn)
     create_order_tables(preset, conn)
     return counts
+
+
+#: Parameters per INSERT of :func:`insert_rows`: within SQLite's limit before 3.32 (999) and SQL Server's (2,100).
+MAX_PARAMETERS = 999
+
+
+def insert_rows(cursor: Any, table: str, rows: Sequence[Sequence[Any]]) -> int:
+    """Insert ``rows`` (values in the table's column order) with multi-row ``INSERT ... VALUES (?, ..), (?, ..)``
+    statements of up to :data:`MAX_PARAMETERS` parameters each: portable SQL, and one round trip per batch, where
+    ``executemany`` over psqlODBC and MariaDB's driver takes one per row (twice the time for the demo companies'
+    100,000 rows). Returns the number of rows."""
+    if not rows:
+        return 0
+    width = len(rows[0])
+    per_statement = max(1, MAX_PARAMETERS // width)
+    one = "(" + ", ".join(["?"] * width) + ")"
+    for start in range(0, len(rows), per_statement):
+        batch = rows[start : start + per_statement]
+        values = ", ".join([one] * len(batch))
+        cursor.execute(f"INSERT INTO {table} VALUES {values}", [value for row in batch for value in row])  # noqa: S608 - placeholders only
+    return len(rows)
 
 
 def create_order_tables(preset: str, conn: Any) -> list[str]:

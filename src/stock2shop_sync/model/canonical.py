@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 ROW = "_row"
 #: Column holding why a source row could not be read (a file's broken line); such rows are quarantined.
 SOURCE_ERROR = "_source_error"
+#: Per row, the fields whose control characters were removed (comma-separated); validation reports them.
+CLEANED = "_cleaned"
 
 #: Columns whose surrounding white space is kept (HTML may be laid out on purpose); every other column is trimmed.
 UNTRIMMED_FIELDS = frozenset({"body_html"})
@@ -49,10 +51,26 @@ def _clean_text(value: Any) -> Any:
     return _CONTROL.sub("", text)
 
 
-def clean_column(series: pd.Series) -> pd.Series:
+def _has_control(value: Any) -> bool:
+    """Whether :func:`_clean_text` removes a control character from ``value`` (not a cp1252 repair)."""
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            value = value.decode("cp1252", errors="replace")
+    text = str(value)
+    if _C1.search(text):
+        text = _repair_cp1252(text)
+    return bool(_CONTROL.search(unicodedata.normalize("NFC", text)))
+
+
+def clean_column(series: pd.Series, removed: list[pd.Series] | None = None) -> pd.Series:
     """A raw column as canonical text: ``_clean_text`` of every value, vectorised where the column's type
     allows (text through Arrow's kernels, numbers through pandas' formatting, which is ``str()``'s), and value
-    by value otherwise (Decimals, dates, mixed objects, and the rare text that needs a cp1252 repair)."""
+    by value otherwise (Decimals, dates, mixed objects, and the rare text that needs a cp1252 repair).
+
+    ``removed``: when given, a boolean Series of the rows whose control characters were removed is appended
+    to it (only when there are any), so that validation can report them."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -66,6 +84,10 @@ def clean_column(series: pd.Series) -> pd.Series:
         not pd.api.types.is_object_dtype(dtype) or pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
     )
     if not is_text:
+        if removed is not None and pd.api.types.is_object_dtype(dtype):
+            mask = series.map(_has_control, na_action="ignore").fillna(False).astype(bool)
+            if mask.any():
+                removed.append(mask)
         return series.map(_clean_text, na_action="ignore").astype("string")
     array = pa.array(series.astype("string").array, type=pa.large_string(), from_pandas=True)
     if _printable_ascii(array):  # the usual ERP column: NFC, the cp1252 repair and the control filter change nothing
@@ -75,6 +97,10 @@ def clean_column(series: pd.Series) -> pd.Series:
         fixed = [_clean_text(v) if r else v for v, r in zip(array.to_pylist(), repair.to_pylist(), strict=True)]
         array = pa.array(fixed, type=pa.large_string())
     array = pc.utf8_normalize(array, form="NFC")
+    if removed is not None:
+        mask = pc.fill_null(pc.match_substring_regex(array, "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"), False)
+        if pc.any(mask).as_py():
+            removed.append(pd.Series(mask.to_numpy(zero_copy_only=False), index=series.index))
     array = pc.replace_substring_regex(array, "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", "")
     return pd.Series(pd.arrays.ArrowStringArray(pc.cast(array, pa.large_string())), index=series.index).astype("string")
 
@@ -208,6 +234,7 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
     if SOURCE_ERROR in raw.columns:
         out[SOURCE_ERROR] = raw[SOURCE_ERROR].astype("string")
     fields = dict(mapping.fields)
+    cleaned: dict[str, pd.Series] = {}  # field -> rows whose control characters were removed
     unmapped: list[str] = []
     if mapping.auto_fields:
         used = {c.lower() for c in fields.values()}
@@ -231,7 +258,10 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
         if actual is None:
             missing.append(f"{field} <- {column!r}")
             continue
-        out[field] = clean_column(raw[actual])
+        removed: list[pd.Series] = []
+        out[field] = clean_column(raw[actual], removed)
+        if removed:
+            cleaned[field] = removed[0]
         if field in mapping.values:
             lookup = {str(k).strip().lower(): v for k, v in mapping.values[field].items()}
             out[field] = out[field].str.strip().str.lower().map(lookup).fillna(out[field]).astype("string")
@@ -248,6 +278,15 @@ def to_canonical(raw: pd.DataFrame, mapping: EntityMapping, *, source_id: str, e
             out[field] = out[field].fillna(constant)
     for field in out.columns.difference([ROW, SOURCE_ERROR]):
         out[field] = _blank_to_missing(out[field], trim=field not in UNTRIMMED_FIELDS)  # a blank cell is no value
+    if cleaned:
+        # Per row, the fields whose control characters were removed ("body_html,title"): validation warns.
+        flagged = pd.DataFrame(cleaned, index=out.index).fillna(False).astype(bool)
+        rows = flagged.any(axis=1)
+        listed = [
+            ",".join(f for f, hit in zip(flagged.columns, row, strict=True) if hit) for row in flagged[rows].to_numpy()
+        ]
+        out[CLEANED] = pd.Series(pd.NA, index=out.index, dtype="string")
+        out.loc[rows, CLEANED] = listed
     if "full_name" in out.columns:
         _split_full_name(out)
     if entity == "products":
@@ -291,10 +330,12 @@ def _split_full_name(out: pd.DataFrame) -> None:
     out.drop(columns="full_name", inplace=True)
 
 
-def total_qty(frame: pd.DataFrame) -> pd.Series:
+def total_qty(frame: pd.DataFrame, fractional: str = "error") -> pd.Series:
     """The variant's total qty: the sum of its counted warehouses (each already by the site's qty formula), each
     read as a number where it is one (anything else counts 0 here: validation reports that warehouse's value),
-    negative stock counted as none, rounded to a whole number. Summed in Polars (a tenth of pandas' time)."""
+    negative stock counted as none, rounded to a whole number. With ``fractional`` ``floor`` or ``round`` (the
+    site's ``fractional_qty``) each warehouse is made whole first, as validation makes it, so the total is the
+    sum of the warehouse quantities sent. Summed in Polars (a tenth of pandas' time)."""
     import pandas as pd
     import polars as pl
     import pyarrow as pa
@@ -305,6 +346,8 @@ def total_qty(frame: pd.DataFrame) -> pd.Series:
 
     def number(column: str) -> pl.Expr:
         value = pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
+        if fractional in ("floor", "round"):  # 2.5 on hand: 2 floored, 3 rounded (half away from zero)
+            value = value.floor() if fractional == "floor" else value.round(mode="half_away_from_zero")
         return pl.when(value.is_finite()).then(value.clip(lower_bound=0)).otherwise(0.0)
 
     text = pl.DataFrame(

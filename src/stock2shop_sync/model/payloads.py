@@ -113,9 +113,10 @@ def _object(fields: list[pl.Expr | Fragments]) -> Fragments:
     return [*parts, "}"]
 
 
-def _meta(df: pl.DataFrame, text: Callable[[str], pl.Expr]) -> pl.Expr | None:
-    """``,"meta":[{"key":..,"value":..}]`` for the meta_ columns that have a value; nothing when none has."""
-    metas = _suffix_columns(df.columns, "meta_")
+def _meta(df: pl.DataFrame, text: Callable[[str], pl.Expr], prefix: str = "meta_") -> pl.Expr | None:
+    """``,"meta":[{"key":..,"value":..}]`` for the ``prefix`` columns (``meta_`` for the product's,
+    ``variant_meta_`` for the variant's own) that have a value; nothing when none has."""
+    metas = _suffix_columns(df.columns, prefix)
     if not metas:
         return None
     entries = [
@@ -211,12 +212,17 @@ def _product_items(df: pl.DataFrame, stock2shop_source_id: int, canonical: bool 
                 "price_tiers",
                 _array(
                     [
-                        pl.concat_str(
-                            [
-                                pl.lit('{"tier":' + _key(tier) + ',"price":'),
-                                _json_number(pl.col(c).cast(pl.Float64).fill_null(0.0)),
-                                pl.lit("}"),
-                            ]
+                        # No price in that list (settings.missing_price: omit): the tier is left out.
+                        pl.when(pl.col(c).is_null())
+                        .then(None)
+                        .otherwise(
+                            pl.concat_str(
+                                [
+                                    pl.lit('{"tier":' + _key(tier) + ',"price":'),
+                                    _json_number(pl.col(c).cast(pl.Float64)),
+                                    pl.lit("}"),
+                                ]
+                            )
                         )
                         for c, tier in tiers
                     ]
@@ -241,6 +247,8 @@ def _product_items(df: pl.DataFrame, stock2shop_source_id: int, canonical: bool 
                 ),
             )
         )
+    if (variant_meta := _meta(df, text, "variant_meta_")) is not None:
+        variant.append(variant_meta)
     product.append(_field("variants", _object(variant)))
 
     source = _object(

@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from stock2shop_sync.model.canonical import ROW, SOURCE_ERROR
+from stock2shop_sync.model.canonical import CLEANED, ROW, SOURCE_ERROR
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     import polars as pl
+
+    from stock2shop_sync.config import SiteSettings
 
 ISSUE_COLUMNS = ["source_id", "entity", "row", "record", "field", "value", "severity", "reason"]
 # Quantities and weights must fit a 32-bit integer (we assume Stock2Shop's store is no wider: it rejects
@@ -127,6 +129,52 @@ def _unreadable_rows(df: pd.DataFrame, issues: _Issues) -> None:
     """Rows the source could not read (a file's broken line) are quarantined with the reader's reason."""
     if SOURCE_ERROR in df.columns:
         issues.add(df[SOURCE_ERROR].notna(), "row", df[SOURCE_ERROR])
+
+
+def _cleaned_text(df: pd.DataFrame, issues: _Issues) -> None:
+    """Fields whose control characters were removed as the source was read are reported as warnings."""
+    if CLEANED not in df.columns:
+        return
+    listed = "," + df[CLEANED].astype("string") + ","
+    fields = sorted({name for value in df[CLEANED].dropna() for name in str(value).split(",")})
+    for name in fields:
+        issues.add(
+            listed.str.contains(f",{name},", regex=False).fillna(False),
+            name,
+            f"control characters were removed from {name}",
+            "warning",
+        )
+
+
+def _made_whole(
+    column: str, values: pd.Series, fractional: pd.Series, mode: str, issues: _Issues, considered: pd.Series
+) -> pd.Series:
+    """``values`` with its fractional quantities floored or rounded (``settings.fractional_qty``), each one
+    reported as a warning naming the value read and the value sent; with ``error`` they are quarantined."""
+    import numpy as np
+    import pandas as pd
+
+    if mode == "error":
+        issues.add(considered & fractional, column, f"{column} must be a whole number")
+        return values
+    made = np.floor(values) if mode == "floor" else np.sign(values) * np.floor(values.abs() + 0.5)
+    mask = (considered & fractional).fillna(False)
+    if mask.any():
+        reason = pd.Series("", index=values.index, dtype=object)
+        reason[mask] = [
+            f"{column} {value:g} is not a whole number; sent as {max(whole, 0):.0f} (settings.fractional_qty: {mode})"
+            for value, whole in zip(values[mask], made[mask], strict=True)
+        ]
+        issues.add(mask, column, reason, "warning")
+    return values.where(~fractional.fillna(False), made)
+
+
+def _to_cents(values: pd.Series, decimals: int) -> pd.Series:
+    """Prices rounded half up to ``decimals`` (a currency's cents by default): 414.488 is sent as 414.49."""
+    import numpy as np
+
+    factor = 10.0**decimals
+    return np.floor(values * factor + 0.5 + 1e-9) / factor
 
 
 def _parse_active(df: pd.DataFrame, column: str, issues: _Issues) -> pd.Series:
@@ -380,14 +428,19 @@ def _finish(df: pd.DataFrame, issues: _Issues, entity: str, state: pd.Series, ke
     return ValidationResult(entity=entity, valid=valid, issues=issue_frame, counts=counts)
 
 
-def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
-    """Validate a canonical product frame (one row per variant)."""
+def validate_products(df: pd.DataFrame, source_id: str, settings: SiteSettings | None = None) -> ValidationResult:
+    """Validate a canonical product frame (one row per variant), with the site's ``settings`` (the preset's
+    defaults when None) deciding fractional quantities and price decimals."""
     import numpy as np
     import pandas as pd
 
+    from stock2shop_sync.config import SiteSettings
+
+    settings = settings or SiteSettings()
     df = df.copy()
     issues = _Issues(df, source_id, "products", "sku")
     _unreadable_rows(df, issues)
+    _cleaned_text(df, issues)
     state = _parse_active(df, "product_active", issues)
     live = state.isin(["active", "delete"]).fillna(False)
     active = (state == "active").fillna(False)
@@ -408,7 +461,7 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
     fractional = ~bad_qty & qty.notna() & (qty != np.floor(qty.fillna(0)))
     too_large = qty.abs() > MAX_WHOLE
     issues.add(active & bad_qty, "qty", "qty must be a whole number")
-    issues.add(active & fractional, "qty", "qty must be a whole number")
+    qty = _made_whole("qty", qty, fractional & ~too_large, settings.fractional_qty, issues, active)
     issues.add(active & too_large, "qty", f"qty is out of range (more than {MAX_WHOLE:,})")
     issues.add(
         active & (qty < 0) & ~fractional & ~too_large,
@@ -437,7 +490,7 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
     _check_groups(df, active, issues)
 
     df["product_active"] = state == "active"
-    df["price"] = price.round(4)
+    df["price"] = _to_cents(price, settings.price_decimals)
     df["qty"] = _whole(qty)
     df["inventory_management"] = managed.fillna(True).astype(bool)
     if "grams" in df.columns:
@@ -445,27 +498,27 @@ def validate_products(df: pd.DataFrame, source_id: str) -> ValidationResult:
     for column in tier_columns:
         tier, bad_tier = numbers[column]
         issues.add(active & (bad_tier | (tier < 0)), column, f"{column} must be a non-negative number")
-        df[column] = tier.round(4)
+        df[column] = _to_cents(tier, settings.price_decimals)
     for column in stock_columns:
         wh, bad_wh = numbers[column]
-        issues.add(
-            active & (bad_wh | (wh.notna() & (wh != np.floor(wh.fillna(0))))),
-            column,
-            f"{column} must be a whole number",
-        )
-        issues.add(active & (wh.abs() > MAX_WHOLE), column, f"{column} is out of range (more than {MAX_WHOLE:,})")
+        issues.add(active & bad_wh, column, f"{column} must be a whole number")
+        out_of_range = wh.abs() > MAX_WHOLE
+        wh_fractional = wh.notna() & (wh != np.floor(wh.fillna(0))) & ~out_of_range
+        wh = _made_whole(column, wh, wh_fractional, settings.fractional_qty, issues, active)
+        issues.add(active & out_of_range, column, f"{column} is out of range (more than {MAX_WHOLE:,})")
         df[column] = _whole(wh)
-    keep = list(df.columns)
+    keep = [c for c in df.columns if c != CLEANED]
     return _finish(df, issues, "products", pd.Series(state, index=df.index), keep)
 
 
-def validate_customers(df: pd.DataFrame, source_id: str) -> ValidationResult:
-    """Validate a canonical customer frame."""
+def validate_customers(df: pd.DataFrame, source_id: str, settings: SiteSettings | None = None) -> ValidationResult:
+    """Validate a canonical customer frame (``settings`` holds nothing customers use yet)."""
     import pandas as pd
 
     df = df.copy()
     issues = _Issues(df, source_id, "customers", "source_customer_code")
     _unreadable_rows(df, issues)
+    _cleaned_text(df, issues)
     state = _parse_active(df, "customer_active", issues)
     live = state.isin(["active", "delete"]).fillna(False)
     active = (state == "active").fillna(False)
@@ -486,7 +539,8 @@ def validate_customers(df: pd.DataFrame, source_id: str) -> ValidationResult:
     df["customer_active"] = state == "active"
     df["email"] = email
     df["accepts_marketing"] = marketing.fillna(False).astype(bool)
-    return _finish(df, issues, "customers", pd.Series(state, index=df.index), list(df.columns))
+    keep = [c for c in df.columns if c != CLEANED]
+    return _finish(df, issues, "customers", pd.Series(state, index=df.index), keep)
 
 
 VALIDATORS = {"products": validate_products, "customers": validate_customers}

@@ -194,6 +194,7 @@ def main() -> int:
     orders_duplicated = sum(max(int(o.get("ack_count") or 0) - 1, 0) for o in orders)
     raised = sum(1 for o in orders if int(o.get("ack_count") or 0) >= 1)
     print(f"  orders: {raised} of {len(orders)} in the sandbox raised into their sources")
+    good &= bool(orders) and raised == len(orders)
     print(f"  workers: {sorted(workers)}")
     line = (
         f"CLUSTER workers=2 workers_used={len(workers)} runs_ok={counts.get('success', 0)} "

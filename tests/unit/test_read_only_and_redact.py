@@ -184,3 +184,22 @@ def test_postgresql_extraction_reads_through_a_cursor_unless_the_connection_says
     from stock2shop_sync.connectors.read_only import streaming_connection_string
 
     assert streaming_connection_string(conn_str, driver) == expected
+
+
+def test_the_source_hooks_read_their_driver_without_the_providers_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The provider's OdbcHook.driver warns that a driver in the connection's extra is not used on every read,
+    # even when the extra names none: several lines per query in task logs and in check-mapping's output.
+    from airflow.providers.odbc.hooks.odbc import OdbcHook
+
+    from stock2shop_sync.connectors.read_only import read_only_hook, source_hook
+
+    monkeypatch.setenv("AIRFLOW_CONN_QUIET_DB", '{"conn_type": "odbc", "schema": "/tmp/quiet.sqlite"}')
+    warning = "supplied 'driver' via connection extra"
+    for hook in (source_hook("quiet_db", "SQLite3"), read_only_hook("quiet_db", "{SQLite3}")):
+        assert hook.driver == "SQLite3"
+        assert hook.driver == "SQLite3"
+    assert warning not in capsys.readouterr().out + caplog.text
+    assert OdbcHook(odbc_conn_id="quiet_db", driver="SQLite3").driver == "SQLite3"
+    assert warning in capsys.readouterr().out + caplog.text, "the provider still warns: this test shows the fix"

@@ -18,6 +18,7 @@ whole result set in memory unless told to read it through a cursor (:func:`strea
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -126,23 +127,38 @@ def read_only_connection_string(
     return conn_str
 
 
-def read_only_hook(conn_id: str, driver: str | None, *, statement_timeout: int = 0, login_timeout: int = 0) -> OdbcHook:
-    """An ``OdbcHook`` for the source's extraction whose connection string (used by ``get_conn()`` and by the
-    arrow-odbc reader alike) opens the session read-only, reads result sets in chunks and, on PostgreSQL, cancels
-    a statement after ``statement_timeout`` seconds."""
+@functools.cache
+def _source_hook_class() -> type[OdbcHook]:
     from airflow.providers.odbc.hooks.odbc import OdbcHook
 
-    class ReadOnlyOdbcHook(OdbcHook):
-        """``OdbcHook`` whose connection string asks the driver for a read-only session read in chunks."""
+    class SourceOdbcHook(OdbcHook):
+        """``OdbcHook`` given its driver by the source's ``connection.driver``."""
 
         @property
         def driver(self) -> str | None:
             # The provider's property warns that a driver in the connection's extra is not used each time it is
-            # read, even when the extra names none and the driver came from the constructor (the source's
-            # connection.driver): several lines of noise per query in task logs and in check-mapping's output.
+            # read, even when the extra names none and the driver came from the constructor: several lines of
+            # noise per query in task logs and in check-mapping's output.
             if self._driver:
                 return self._driver.strip().lstrip("{").rstrip("}").strip()
             return super().driver
+
+    return SourceOdbcHook
+
+
+def source_hook(conn_id: str, driver: str | None, *, login_timeout: int = 0) -> OdbcHook:
+    """An ``OdbcHook`` on ``conn_id`` with the source's ODBC driver and login timeout (the order sinks' hook)."""
+    kwargs = {"driver": driver} if driver else {}
+    return _source_hook_class()(odbc_conn_id=conn_id, connect_kwargs=login_timeout_kwargs(login_timeout), **kwargs)
+
+
+def read_only_hook(conn_id: str, driver: str | None, *, statement_timeout: int = 0, login_timeout: int = 0) -> OdbcHook:
+    """An ``OdbcHook`` for the source's extraction whose connection string (used by ``get_conn()`` and by the
+    arrow-odbc reader alike) opens the session read-only, reads result sets in chunks and, on PostgreSQL, cancels
+    a statement after ``statement_timeout`` seconds."""
+
+    class ReadOnlyOdbcHook(_source_hook_class()):  # type: ignore[misc]
+        """``OdbcHook`` whose connection string asks the driver for a read-only session read in chunks."""
 
         @property
         def odbc_connection_string(self) -> str:

@@ -480,21 +480,11 @@ class SqlOrderSink(OrderSink):
 
     def _connection(self) -> Any:
         if self._conn is None:
-            from airflow.providers.odbc.hooks.odbc import OdbcHook
-
-            from stock2shop_sync.connectors.read_only import (
-                login_timeout_kwargs,
-                statement_timeout_connection_string,
-            )
+            from stock2shop_sync.connectors.read_only import source_hook, statement_timeout_connection_string
 
             driver = self.config.connection.driver if self.config.connection else None
             limits = self.config.timeouts
-            kwargs = {"driver": driver} if driver else {}
-            hook = OdbcHook(
-                odbc_conn_id=self.settings.conn_id,
-                connect_kwargs=login_timeout_kwargs(limits.odbc_login_seconds),
-                **kwargs,
-            )
+            hook = source_hook(self.settings.conn_id, driver, login_timeout=limits.odbc_login_seconds)
             import pyodbc
 
             conn_str = statement_timeout_connection_string(

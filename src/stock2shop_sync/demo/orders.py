@@ -60,17 +60,28 @@ def main() -> None:
     parser.add_argument("--sandbox", required=True, help="the sandbox's base URL")
     parser.add_argument("--drop", required=True, help="the Pastel demo's order-file folder")
     args = parser.parse_args()
-    body = json.dumps({"system_orders": API_ORDERS}).encode()
-    request = urllib.request.Request(  # noqa: S310 - the local sandbox
-        f"{args.sandbox}/sandbox/orders", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local sandbox
-        response.read()
+    # Only the orders the sandbox does not hold yet: posting one again would make it pending anew (its
+    # acknowledgement cleared), as if the channel had sent a second order (make cluster / make up run this on
+    # every start).
+    with urllib.request.urlopen(f"{args.sandbox}/sandbox/orders", timeout=30) as response:  # noqa: S310 - loopback
+        held = {str(order["order_id"]) for order in json.load(response)}
+    new = [order for order in API_ORDERS if str(order["id"]) not in held]
+    if new:
+        request = urllib.request.Request(  # noqa: S310 - the local sandbox
+            f"{args.sandbox}/sandbox/orders",
+            data=json.dumps({"system_orders": new}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the local sandbox
+            response.read()
     drop = Path(args.drop)
     drop.mkdir(parents=True, exist_ok=True)
     for order in FILE_ORDERS:
         (drop / f"{order['id']}.json").write_text(json.dumps({"system_order": order}, indent=2), encoding="utf-8")
-    print(f"demo orders: {len(API_ORDERS)} in the sandbox's order API, {len(FILE_ORDERS)} file(s) in {drop}")
+    print(
+        f"demo orders: {len(new)} new in the sandbox's order API ({len(API_ORDERS) - len(new)} there already), "
+        f"{len(FILE_ORDERS)} file(s) in {drop}"
+    )
 
 
 if __name__ == "__main__":

@@ -34,9 +34,9 @@ class MappingError(Exception):
     """The source's data does not fit its mapping (e.g. a mapped column is missing)."""
 
 
-def _clean_text(value: Any) -> Any:
-    if value is None:
-        return None
+def _as_text(value: Any) -> str:
+    """A raw value as text before the control filter: bytes decoded (UTF-8, else cp1252), cp1252 read as Latin-1
+    repaired, and NFC, so that the same visible text always hashes and compares the same."""
     if isinstance(value, bytes):
         try:
             value = value.decode("utf-8")
@@ -45,23 +45,17 @@ def _clean_text(value: Any) -> Any:
     text = str(value)
     if _C1.search(text):
         text = _repair_cp1252(text)
-    # NFC so that the same visible text always hashes and compares the same; drop NUL and other control
-    # characters except tab/newline, which break JSON on channels.
-    text = unicodedata.normalize("NFC", text)
-    return _CONTROL.sub("", text)
+    return unicodedata.normalize("NFC", text)
+
+
+def _clean_text(value: Any) -> Any:
+    # NUL and other control characters except tab/newline break JSON on channels: dropped.
+    return None if value is None else _CONTROL.sub("", _as_text(value))
 
 
 def _has_control(value: Any) -> bool:
     """Whether :func:`_clean_text` removes a control character from ``value`` (not a cp1252 repair)."""
-    if isinstance(value, bytes):
-        try:
-            value = value.decode("utf-8")
-        except UnicodeDecodeError:
-            value = value.decode("cp1252", errors="replace")
-    text = str(value)
-    if _C1.search(text):
-        text = _repair_cp1252(text)
-    return bool(_CONTROL.search(unicodedata.normalize("NFC", text)))
+    return bool(_CONTROL.search(_as_text(value)))
 
 
 def clean_column(series: pd.Series, removed: list[pd.Series] | None = None) -> pd.Series:

@@ -369,14 +369,15 @@ def _print_quarantine(entity: str, report: str, rows: list[dict[str, str]]) -> N
             print(line(row))
         return
     # The kind of a warning is its reason without the values in it ("qty_JHB 2.5 is not a whole number; ...").
-    kinds = Counter((r["field"], re.sub(r"-?\d[\d.,]*", "#", r["reason"])) for r in warnings)
-    examples = {}
-    for row in warnings:
-        examples.setdefault((row["field"], re.sub(r"-?\d[\d.,]*", "#", row["reason"])), row)
+    keyed = [((r["field"], re.sub(r"-?\d[\d.,]*", "#", r["reason"])), r) for r in warnings]
+    kinds = Counter(key for key, _ in keyed)
+    examples: dict[tuple[str, str], dict[str, str]] = {}
+    for key, row in keyed:
+        examples.setdefault(key, row)
     print(f"  {len(warnings)} warnings (the rows were sent), by kind:")
-    for (field, _), count in kinds.most_common():
-        example = examples[(field, _)]
-        print(f"  {count:>5} x {field:<20} e.g. row {example['row']} {example['record'] or '-'}: {example['reason']}")
+    for key, count in kinds.most_common():
+        example = examples[key]
+        print(f"  {count:>5} x {key[0]:<20} e.g. row {example['row']} {example['record'] or '-'}: {example['reason']}")
 
 
 def demo_summary(source_id: str, sandbox_url: str) -> int:

@@ -20,6 +20,7 @@ import re
 from typing import TYPE_CHECKING
 
 from stock2shop_sync.config import PRODUCT_RULE_FIELDS as RULE_FIELDS
+from stock2shop_sync.model.validation import FALSE_WORDS, TRUE_WORDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 #: The variant meta key a variant's own description is kept under when the product's title differs from it.
 VARIANT_TITLE = "variant_meta_title"
 
-_TRUE = {"true", "1", "-1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
+# Validation's spellings, and -1: the true of a bit read through Pervasive or Access drivers.
+_TRUE = TRUE_WORDS | {"-1"}
+_FALSE = FALSE_WORDS
 # Left over at the end of a shared prefix of words: separators such as "Classic Tee -" or "Shirt (".
 _TRAILING = re.compile(r"[\s\-–—/,:;(|+&]+$")
 

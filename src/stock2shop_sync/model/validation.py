@@ -35,8 +35,9 @@ _ACTIVE_WORDS = {
     "delete": "delete",
     "d": "delete",
 }
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
+#: How a true or false cell may be spelled (compared trimmed and in lower case).
+TRUE_WORDS = frozenset({"true", "1", "yes", "y", "t"})
+FALSE_WORDS = frozenset({"false", "0", "no", "n", "f"})
 
 
 class ValidationFailed(Exception):
@@ -205,9 +206,9 @@ def _parse_bool(series: pd.Series, default: bool) -> tuple[pd.Series, pd.Series]
 
     text = series.str.strip().str.lower()
     parsed = pd.Series(default, index=series.index, dtype="boolean")
-    parsed[text.isin(_TRUE)] = True
-    parsed[text.isin(_FALSE)] = False
-    bad = ~_blank(series) & ~text.isin(_TRUE | _FALSE)
+    parsed[text.isin(TRUE_WORDS)] = True
+    parsed[text.isin(FALSE_WORDS)] = False
+    bad = ~_blank(series) & ~text.isin(TRUE_WORDS | FALSE_WORDS)
     return parsed, bad
 
 

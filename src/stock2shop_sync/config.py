@@ -451,6 +451,10 @@ class OrderSql(_Strict):
     ``document_lines`` (optional; every shipped preset has it) returns the item code and quantity of each line of
     the document ``exists`` found (parameters: the order's, and ``:document_number``): a document found under
     the order's reference that holds other lines is then refused as not this order's.
+    ``next_id`` (optional) is for tables whose key has no identity or sequence: a query whose single value (e.g.
+    ``SELECT COALESCE(MAX(order_id), 0) + 1 FROM orders``) is bound as ``:next_id`` in ``header``, ``lines`` and
+    ``procedure``. It runs in the insert's transaction, after ``exists`` found nothing; an insert refused as a
+    duplicate key (another writer took the same id in between) is rolled back and tried again with a fresh id.
     """
 
     exists: str
@@ -458,6 +462,7 @@ class OrderSql(_Strict):
     lines: str | None = None
     procedure: str | None = None
     document_lines: str | None = None
+    next_id: str | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> OrderSql:
@@ -645,6 +650,10 @@ class OrderSettings(_Strict):
     document_type: str | None = None
     default_customer_code: str | None = None
     shipping_code: str | None = None
+    #: Where shipping goes: ``line``, a document line on the ERP item ``shipping_code``; ``header``, no line, the
+    #: amounts in the header's ``:shipping_excl``/``:shipping_tax``/``:shipping_incl`` (for a document whose
+    #: shipping is a header column). The order's totals include shipping either way.
+    shipping: Literal["line", "header"] = "line"
     tax_code: str | None = None
     tax_exempt_code: str | None = None
     warehouse_code: str | None = None

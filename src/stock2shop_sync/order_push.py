@@ -124,6 +124,7 @@ def push_orders(
     ``owner`` is this run's claim token (a fresh one by default).
     """
     ensure_takes_orders(config)
+    ensure_sink_takes_shipping(config, sink)
     run = _Run(config, inbox, sink, store, sources_by_s2s_id, dry_run, owner or uuid.uuid4().hex, _now())
     report = PushReport(config.source_id)
     items = inbox.pending()
@@ -180,6 +181,16 @@ def ensure_takes_orders(config: SourceConfig) -> None:
         )
 
 
+def ensure_sink_takes_shipping(config: SourceConfig, sink: OrderSink) -> None:
+    """:raises OrderError: if ``orders.shipping: header`` is set for a sink that builds documents from their lines
+    only (the API sinks), which would drop every order's shipping."""
+    if config.orders.shipping == "header" and not getattr(sink, "writes_header_shipping", False):
+        raise OrderError(
+            f"source {config.source_id}: orders.shipping is header, but its {type(sink).__name__} writes only an "
+            "order's lines, so shipping would be lost; use orders.shipping: line with orders.shipping_code"
+        )
+
+
 def _log(outcome: OrderOutcome) -> None:
     if outcome.outcome in OK_OUTCOMES:
         document = f" as {outcome.document_number}" if outcome.document_number else ""
@@ -210,9 +221,12 @@ class _Run:
     #: When the pending list was read: an order another run acknowledged after it is done, not claimed again.
     listed_at: datetime
     held: set[str] = field(default_factory=set)
+    #: SKUs the source synced and later removed from Stock2Shop, with when: an order for one is discontinued.
+    removed: dict[str, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.held = self.store.synced_skus(self.config.source_id)
+        self.removed = self.store.removed_skus(self.config.source_id)
 
     @property
     def source_id(self) -> str:
@@ -234,7 +248,7 @@ class _Run:
         waiting = False  # the problem is transient: the source has synced no products yet
         try:
             order = parse_order(item.raw, settings, self.config.stock2shop.source_id)
-            route_order(order, self.config, self.held, self.sources_by_s2s_id)
+            route_order(order, self.config, self.held, self.sources_by_s2s_id, self.removed)
             reference: str | None = external_order_no(order, settings)
             problem: str | None = None
         except (OrderError, TransientOrderError) as exc:

@@ -12,7 +12,9 @@
     alerted on once they have lasted too long (``failing_since``);
   - a given-up order keeps the order as received (``order_json``), so ``retry-order`` can bring it back even
     after Stock2Shop took it off the pending list.
-* ``s2s_synced_variants``: the SKUs each source has had accepted by Stock2Shop (orders are routed by them).
+* ``s2s_synced_variants``: the SKUs each source has had accepted by Stock2Shop (orders are routed by them), with
+  ``removed_at`` set on those later sent as inactive or deleted, so an order for one can say it was discontinued
+  (and when) rather than that the source never had it.
 * ``s2s_api_tokens``: the session token of an API user that every worker shares (Stock2Shop invalidates older
   tokens at each login, so two workers logging in on their own would keep logging each other out), encrypted
   with a key derived from that user's password, which only the Airflow connection holds.
@@ -72,6 +74,9 @@ synced_variants = sa.Table(
     sa.Column("sku_key", sa.String(255), primary_key=True),
     sa.Column("sku", sa.String(255), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # Added after the first release (_upgrade() adds it): when the source removed the SKU from Stock2Shop (sent it
+    # as inactive or deleted); NULL while the source holds it.
+    sa.Column("removed_at", sa.DateTime(timezone=True)),
 )
 
 api_tokens = sa.Table(
@@ -87,6 +92,8 @@ api_tokens = sa.Table(
 #: last attempt failed and will be retried; ``gave_up``: ``max_attempts`` refusals of its data, not retried;
 #: ``retry``: an operator asked for a given-up order to be raised again (from ``order_json``).
 STATUSES = ("raising", "raised", "acknowledged", "failed", "gave_up", "retry")
+#: Rows per statement when the synced-variant list is written (bounds an IN list's parameters).
+_BATCH = 500
 #: Columns :meth:`StateStore.record` may set besides the status, document number and error.
 _EXTRA = ("data_failures", "transient_failures", "failing_since", "next_attempt_at", "order_json", "attempts")
 
@@ -218,17 +225,20 @@ def _engine(url: str, where: str = "the state store") -> sa.Engine:
 
 
 def _upgrade(engine: sa.Engine) -> None:
-    """Add the columns a ledger made by an older release lacks (nullable, or with a server default)."""
-    present = {c["name"] for c in sa.inspect(engine).get_columns(order_ledger.name)}
-    missing = [c for c in order_ledger.columns if c.name not in present]
-    if not missing:
-        return
-    with engine.begin() as conn:
-        for column in missing:
-            kind = column.type.compile(dialect=engine.dialect)
-            default = f" DEFAULT {column.server_default.arg} NOT NULL" if column.server_default is not None else ""
-            conn.execute(sa.text(f"ALTER TABLE {order_ledger.name} ADD COLUMN {column.name} {kind}{default}"))
-    log.info("state store: added %s to %s", ", ".join(c.name for c in missing), order_ledger.name)
+    """Add the columns tables made by an older release lack (nullable, or with a server default): the ledger's
+    claim and failure columns, the synced variants' ``removed_at``."""
+    inspector = sa.inspect(engine)
+    for table in (order_ledger, synced_variants):
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        missing = [c for c in table.columns if c.name not in present]
+        if not missing:
+            continue
+        with engine.begin() as conn:
+            for column in missing:
+                kind = column.type.compile(dialect=engine.dialect)
+                default = f" DEFAULT {column.server_default.arg} NOT NULL" if column.server_default is not None else ""
+                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{default}"))
+        log.info("state store: added %s to %s", ", ".join(c.name for c in missing), table.name)
 
 
 class StateStore:
@@ -454,35 +464,73 @@ class StateStore:
 
     # -- synced variants ------------------------------------------------------------------------------
     def record_synced(self, source_id: str, skus: Iterable[str], removed: Iterable[str] = ()) -> None:
-        """Remember the SKUs Stock2Shop accepted for a source; forget those sent as deleted."""
+        """Remember the SKUs Stock2Shop accepted for a source, and mark those sent as inactive or deleted removed.
+
+        Args:
+            source_id: the source.
+            skus: SKUs the source holds in Stock2Shop now (held again if they were removed before).
+            removed: SKUs the source removed (sent as inactive or deleted): kept, with when they were first
+                removed, so an order for one is refused as discontinued, not as unknown. A SKU in both is held.
+        """
         from stock2shop_sync.model.orders import sku_key
 
         now = _now()
         rows = {sku_key(s): s.strip() for s in skus if s and s.strip()}
-        gone = {sku_key(s) for s in removed if s and s.strip()}
+        gone = {sku_key(s): s.strip() for s in removed if s and s.strip() and sku_key(s) not in rows}
+        held = list(rows)
         with self.engine.begin() as conn:
-            keys = list(rows) + list(gone)
-            for start in range(0, len(keys), 500):
+            for start in range(0, len(held), _BATCH):
                 conn.execute(
                     synced_variants.delete().where(
                         synced_variants.c.source_id == source_id,
-                        synced_variants.c.sku_key.in_(keys[start : start + 500]),
+                        synced_variants.c.sku_key.in_(held[start : start + _BATCH]),
                     )
                 )
             if rows:
                 conn.execute(
                     synced_variants.insert(),
-                    [{"source_id": source_id, "sku_key": k, "sku": v, "updated_at": now} for k, v in rows.items()],
+                    [
+                        {"source_id": source_id, "sku_key": k, "sku": v, "updated_at": now, "removed_at": None}
+                        for k, v in rows.items()
+                    ],
                 )
+            keys = list(gone)
+            for start in range(0, len(keys), _BATCH):
+                batch = keys[start : start + _BATCH]
+                in_batch = sa.and_(synced_variants.c.source_id == source_id, synced_variants.c.sku_key.in_(batch))
+                # A SKU removed earlier keeps the day it was first removed.
+                conn.execute(
+                    synced_variants.update()
+                    .where(in_batch, synced_variants.c.removed_at.is_(None))
+                    .values(removed_at=now, updated_at=now)
+                )
+                known = set(conn.execute(sa.select(synced_variants.c.sku_key).where(in_batch)).scalars())
+                new = [
+                    {"source_id": source_id, "sku_key": k, "sku": gone[k], "updated_at": now, "removed_at": now}
+                    for k in batch
+                    if k not in known
+                ]
+                if new:
+                    conn.execute(synced_variants.insert(), new)
 
     def synced_skus(self, source_id: str) -> set[str]:
-        """The ``sku_key``s a source holds in Stock2Shop."""
+        """The ``sku_key``s a source holds in Stock2Shop (not those it removed since)."""
         with self.engine.connect() as conn:
             return set(
                 conn.execute(
-                    sa.select(synced_variants.c.sku_key).where(synced_variants.c.source_id == source_id)
+                    sa.select(synced_variants.c.sku_key).where(
+                        synced_variants.c.source_id == source_id, synced_variants.c.removed_at.is_(None)
+                    )
                 ).scalars()
             )
+
+    def removed_skus(self, source_id: str) -> dict[str, datetime]:
+        """The ``sku_key``s a source synced and then removed from Stock2Shop, with when (UTC) it first removed each."""
+        query = sa.select(synced_variants.c.sku_key, synced_variants.c.removed_at).where(
+            synced_variants.c.source_id == source_id, synced_variants.c.removed_at.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            return {key: _aware(when) for key, when in conn.execute(query)}
 
 
 def _fernet(secret: str) -> Any:

@@ -126,3 +126,79 @@ def test_routing_accepts_held_skus_case_insensitively_and_refuses_others() -> No
     foreign = parse_order(system_order(6, 202, [("A-1", 1, 10.0)]), SETTINGS, 202)
     with pytest.raises(OrderError, match="belongs to Stock2Shop source 202, which no config here feeds"):
         route_order(foreign, config, {"a-1"})
+
+
+HEADER_SHIPPING = OrderSettings(enabled=True, default_customer_code="CASH", shipping="header", tax_code="01")
+
+
+def test_header_shipping_is_no_line_but_in_the_totals_and_the_header_fields() -> None:
+    raw = system_order(12, 101, [("A-1", 2, 100.0), ("B-2", 1, 50.0)], shipping=80.0)
+
+    order = parse_order(raw, HEADER_SHIPPING, 101)  # no shipping_code needed
+
+    assert [(line.sku, line.is_shipping) for line in order.lines] == [("A-1", False), ("B-2", False)]
+    assert (order.total_excl, order.tax, order.total_incl) == (330.0, 49.5, 379.5)
+    assert order.total_incl == order.stated_total
+    header = header_fields(order, HEADER_SHIPPING, "sales_order")
+    assert (header["shipping_excl"], header["shipping_tax"], header["shipping_incl"]) == (80.0, 12.0, 92.0)
+    assert (header["total_excl"], header["total_tax"], header["total_incl"], header["line_count"]) == (
+        330.0,
+        49.5,
+        379.5,
+        2,
+    )
+    assert [f["line_no"] for f in line_fields(order, HEADER_SHIPPING)] == [1, 2]
+
+
+def test_shipping_amounts_are_in_the_header_fields_in_both_modes_and_0_without_shipping() -> None:
+    shipped = parse_order(system_order(13, 101, [("A-1", 1, 100.0)], shipping=80.0), SETTINGS, 101)
+    unshipped = parse_order(system_order(14, 101, [("A-1", 1, 100.0)]), HEADER_SHIPPING, 101)
+
+    line_mode = header_fields(shipped, SETTINGS, "sales_order")
+    assert (line_mode["shipping_excl"], line_mode["shipping_tax"], line_mode["shipping_incl"]) == (80.0, 12.0, 92.0)
+    none = header_fields(unshipped, HEADER_SHIPPING, "sales_order")
+    assert (none["shipping_excl"], none["shipping_tax"], none["shipping_incl"]) == (0, 0, 0)
+    assert (unshipped.total_excl, unshipped.total_incl) == (100.0, 115.0)
+
+
+def test_a_header_shipping_document_without_a_shipping_line_is_the_orders() -> None:
+    from stock2shop_sync.connectors.base import Document, check_document
+
+    order = parse_order(system_order(15, 101, [("A-1", 2, 100.0)], shipping=80.0), HEADER_SHIPPING, 101)
+
+    check_document(order, Document("9", (("a-1", 2.0),)), "S2S-15")
+    with pytest.raises(OrderError, match=r"document: 2 x a-1, 1 x ship; order: 2 x a-1"):
+        check_document(order, Document("9", (("A-1", 2.0), ("SHIP", 1.0))), "S2S-15")
+
+
+def test_the_shipping_setting_is_line_or_header() -> None:
+    from pydantic import ValidationError
+
+    assert OrderSettings().shipping == "line"
+    with pytest.raises(ValidationError, match="shipping"):
+        OrderSettings(shipping="both")
+
+
+def test_a_discontinued_sku_is_told_apart_from_an_unknown_one() -> None:
+    from datetime import UTC, datetime
+
+    order = parse_order(system_order(8, 101, [("A-1", 1, 10.0), ("42", 1, 5.0)]), SETTINGS, 101)
+    config = _config()
+    removed = {"42": datetime(2026, 12, 7, 6, 30, tzinfo=UTC)}
+
+    with pytest.raises(OrderError) as discontinued:
+        route_order(order, config, {"a-1"}, None, removed)
+    with pytest.raises(OrderError) as unknown:
+        route_order(order, config, {"a-1"}, None, {})
+
+    assert str(discontinued.value) == (
+        "order 8 line 2: sku '42' was discontinued: source shop removed it from Stock2Shop on 2026-12-07; the order "
+        "can be raised once the product is synced as active again"
+    )
+    assert str(unknown.value) == (
+        "order 8 line 2: sku '42' is not a product of source shop: it is unknown to the source, which never synced "
+        "a product with that SKU"
+    )
+    # Every product removed is still a source that has synced: the order is refused, it does not wait.
+    with pytest.raises(OrderError, match="was discontinued"):
+        route_order(order, config, set(), None, {"a-1": removed["42"]})

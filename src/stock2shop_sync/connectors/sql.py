@@ -24,8 +24,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from contextlib import closing
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from stock2shop_sync.connectors.base import Document, OrderSink, SourceConnector, check_document
@@ -454,9 +456,9 @@ def bind(statement: str, values: dict[str, Any]) -> tuple[str, list[Any]]:
         if name is None:
             return match.group(0)
         if name not in values:
-            raise OrderError(f"the order SQL uses :{name}, which is not an order field; known: {sorted(values)}")
-        value = values[name]
-        args.append(date.fromisoformat(value) if name.endswith("_date") and isinstance(value, str) else value)
+            hint = "; set orders.sql.next_id to the query that gives it" if name == "next_id" else ""
+            raise OrderError(f"the order SQL uses :{name}, which is not an order field{hint}; known: {sorted(values)}")
+        args.append(sql_value(name, values[name], dialect))
         return "?"
 
     return _PARAM.sub(replace, statement), args
@@ -471,12 +473,23 @@ class SqlOrderSink(OrderSink):
     an order. A commit whose answer was lost (the connection dropped) is resolved by the shared lookup before any
     second attempt (:meth:`OrderSink.raise_order`). Database errors reach the ledger and Stock2Shop in words
     (:mod:`~stock2shop_sync.connectors.sql_errors`), never as the driver's text with the order's values.
+
+    For a table whose key has no identity or sequence, ``next_id`` runs after ``exists`` found nothing and its
+    value is ``:next_id`` in the statements that write; when another writer takes that id between the query and
+    the insert (a duplicate key), the transaction is rolled back and tried again with a fresh id, up to
+    :data:`NEXT_ID_ATTEMPTS` times. Values are bound in their own types (:func:`sql_value`).
     """
+
+    #: The mapping's header statement can write ``:shipping_excl``/``:shipping_tax``/``:shipping_incl``, so an
+    #: order's shipping may stay off its lines (``orders.shipping: header``).
+    writes_header_shipping = True
 
     def __init__(self, config: Any, mapping: Any) -> None:
         super().__init__(config, mapping)
         self.sql = mapping.orders.sql
         self._conn: Any = None
+        #: The connection's dialect (:func:`dialect_of`), or None for a DBMS not known here.
+        self._dialect: str | None = None
 
     def _connection(self) -> Any:
         if self._conn is None:
@@ -493,8 +506,15 @@ class SqlOrderSink(OrderSink):
             conn = pyodbc.connect(conn_str, **hook.connect_kwargs)
             query_timeout(conn, driver, limits.odbc_query_seconds)
             conn.autocommit = False
+            try:
+                self._dialect = dialect_of(conn)
+            except ValueError:
+                self._dialect = None
             self._conn = conn
         return self._conn
+
+    def _bind(self, statement: str, values: dict[str, Any]) -> tuple[str, list[Any]]:
+        return bind(statement, values, self._dialect)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -509,7 +529,7 @@ class SqlOrderSink(OrderSink):
         return header_fields(order, self.settings, self.document_type), line_fields(order, self.settings)
 
     def _existing(self, cursor: Any, header: dict[str, Any]) -> str | None:
-        statement, args = bind(self.sql.exists, header)
+        statement, args = self._bind(self.sql.exists, header)
         cursor.execute(statement, args)
         rows = cursor.fetchall()
         return None if not rows or rows[0][0] is None else str(rows[0][0]).strip()
@@ -519,7 +539,7 @@ class SqlOrderSink(OrderSink):
         number = self._existing(cursor, header)
         if number is None or not self.sql.document_lines:
             return Document(number) if number else None
-        cursor.execute(*bind(self.sql.document_lines, {**header, "document_number": number}))
+        cursor.execute(*self._bind(self.sql.document_lines, {**header, "document_number": number}))
         lines = tuple((None if code is None else str(code), float(qty or 0)) for code, qty in cursor.fetchall())
         return Document(number, lines)
 
@@ -535,36 +555,91 @@ class SqlOrderSink(OrderSink):
         return found
 
     def create_checked(self, order: Order) -> tuple[str, bool]:
+        """Look the order up and, if the database does not hold it, write it, in one transaction.
+
+        Returns:
+            The document number, and whether this call wrote it (False: ``exists`` found it already there).
+
+        Raises:
+            OrderError: the database refused the order's data, or the mapping's statements are wrong.
+            TransientOrderError: the database could not take it now, or ``next_id``'s id was taken by another
+                writer :data:`NEXT_ID_ATTEMPTS` times in a row.
+        """
         header, lines = self._values(order)
-        try:
-            conn = self._connection()
-            with closing(conn.cursor()) as cursor:
-                existing = self._document(cursor, header)
-                if existing:
-                    conn.rollback()
-                    check_document(order, existing, header["external_order_no"])
-                    return existing.number, False
-                if self.sql.header:
-                    cursor.execute(*bind(self.sql.header, header))
-                    for line in lines:
-                        cursor.execute(*bind(self.sql.lines, {**header, **line}))
-                else:
-                    for line in lines:
-                        cursor.execute(*bind(self.sql.procedure, {**header, **line}))
-                document = self._existing(cursor, header)
-                if not document:
-                    raise OrderError(
-                        f"order {order.order_id}: the mapping's orders.sql.exists query does not find the document "
-                        f"its statements just wrote (reference {header['external_order_no']!r}); fix the mapping"
-                    )
-            conn.commit()
-            return document, True
-        except OrderError:
-            self._rollback()
-            raise
-        except BaseException as exc:  # noqa: BLE001 - rolled back, re-raised in words
-            self._rollback()
-            raise self._refused(order, exc) from None
+        taken: list[Any] = []  # ids from next_id that another writer took before this insert
+        while True:
+            next_id: Any = None
+            try:
+                conn = self._connection()
+                with closing(conn.cursor()) as cursor:
+                    existing = self._document(cursor, header)
+                    if existing:
+                        conn.rollback()
+                        check_document(order, existing, header["external_order_no"])
+                        return existing.number, False
+                    values = header
+                    if self.sql.next_id:
+                        next_id = self._next_id(cursor, order, header)
+                        values = {**header, "next_id": next_id}
+                    self._write(cursor, values, lines)
+                    document = self._existing(cursor, header)
+                    if not document:
+                        raise OrderError(
+                            f"order {order.order_id}: the mapping's orders.sql.exists query does not find the "
+                            f"document its statements just wrote (reference {header['external_order_no']!r}); "
+                            "fix the mapping"
+                        )
+                conn.commit()
+                return document, True
+            except OrderError:
+                self._rollback()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - rolled back, re-raised in words
+                self._rollback()
+                # The same id refused twice is no race (nothing took it in between): another key of the order
+                # is a duplicate, which the order's data must fix.
+                if next_id is None or next_id in taken or not _duplicate_key(exc):
+                    raise self._refused(order, exc) from None
+                taken.append(next_id)
+                if len(taken) >= NEXT_ID_ATTEMPTS:
+                    raise TransientOrderError(
+                        f"order {order.order_id}: another writer took the id orders.sql.next_id gave before the "
+                        f"insert could use it, {len(taken)} times in a row; it is tried again on a later run"
+                    ) from None
+                log.warning(
+                    "order %s: id %s from orders.sql.next_id was taken by another writer before the insert; "
+                    "trying again with a fresh one (%d/%d)",
+                    order.order_id,
+                    next_id,
+                    len(taken),
+                    NEXT_ID_ATTEMPTS,
+                )
+
+    def _next_id(self, cursor: Any, order: Order, header: dict[str, Any]) -> Any:
+        """The value of the mapping's ``next_id`` query, run in the insert's transaction (``:next_id``).
+
+        Raises:
+            OrderError: when the query does not return exactly one row with a value.
+        """
+        cursor.execute(*self._bind(self.sql.next_id, header))
+        rows = cursor.fetchall()
+        if len(rows) != 1 or rows[0][0] is None:
+            found = "no value" if not rows or rows[0][0] is None else f"{len(rows)} rows"
+            raise OrderError(
+                f"order {order.order_id}: the mapping's orders.sql.next_id query returned {found}; it must return "
+                "one value (the next key: the table's largest key plus one, 1 for an empty table)"
+            )
+        return sql_value("next_id", rows[0][0], self._dialect)
+
+    def _write(self, cursor: Any, values: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+        """Run ``header`` then ``lines`` once per line, or ``procedure`` once per line."""
+        if self.sql.header:
+            cursor.execute(*self._bind(self.sql.header, values))
+            for line in lines:
+                cursor.execute(*self._bind(self.sql.lines, {**values, **line}))
+        else:
+            for line in lines:
+                cursor.execute(*self._bind(self.sql.procedure, {**values, **line}))
 
     def _refused(self, order: Order, exc: BaseException) -> BaseException:
         """The database error in words: an :class:`OrderError` when the order's data was refused, a
@@ -591,6 +666,20 @@ class SqlOrderSink(OrderSink):
 
     def create(self, order: Order) -> str:
         return self.create_checked(order)[0]
+
+
+#: Transactions one order's insert is tried in when the id ``orders.sql.next_id`` gave is taken by another writer
+#: before the insert (each with a fresh id); then the order waits for a later run.
+NEXT_ID_ATTEMPTS = 5
+
+
+def _duplicate_key(exc: BaseException) -> bool:
+    """Whether a driver error says a unique or primary key refused the row."""
+    import pyodbc
+
+    from stock2shop_sync.connectors.sql_errors import describe
+
+    return isinstance(exc, pyodbc.Error) and describe(exc).duplicate_key
 
 
 IDENTITY = {

@@ -16,6 +16,9 @@ only.
   value through; type names are only taken from a fixed list. When nothing can be parsed (another language, an
   unknown driver) the message is the generic words of the SQLSTATE class and the SQLSTATE code;
 * ``sqlstate``: the SQLSTATE pyodbc puts in ``exc.args[0]`` (``None`` when there is none);
+* ``kind``: the problem's key in the vocabulary (``unique``, ``deadlock``...), so callers can act on it without
+  reading words: ``duplicate_key`` says a unique or primary key refused the row (the SQL order sink tries an
+  insert again with a fresh ``next_id`` then);
 * ``data_error``: True when trying the same order again cannot help (an integrity or data error, a syntax error,
   a missing table, column or procedure, a permission the order login lacks); False for what may pass on a later
   try (a lost or refused connection, a lock wait or deadlock, a timeout, a server shutting down or out of
@@ -31,7 +34,7 @@ pyodbc is imported only to tell its exception classes apart.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 __all__ = ["MAX_IDENTIFIER", "DbError", "describe", "identifier"]
@@ -51,6 +54,15 @@ class DbError:
     #: True when the same order would be refused again (fix the data or the mapping); False when a later try
     #: may pass (connection, lock, timeout, server state, or unknown).
     data_error: bool
+    #: The kind of problem, a key of the fixed vocabulary (``unique``, ``not_null``, ``deadlock``...), or None
+    #: when only the SQLSTATE class (or nothing) was recognised. Not part of equality: the words are.
+    kind: str | None = field(default=None, compare=False)
+
+    @property
+    def duplicate_key(self) -> bool:
+        """Whether a unique or primary-key constraint refused the statement (SQLite, PostgreSQL, MariaDB/MySQL and
+        SQL Server alike): a key another row already holds."""
+        return self.kind == "unique"
 
     def __str__(self) -> str:
         return self.message
@@ -375,6 +387,15 @@ _SQLSERVER_CODES: Final[dict[int, str]] = {
     701: "resources",
     1105: "resources",
     9002: "resources",
+}
+
+#: SQLite's extended result codes that say more than their primary code (19, a constraint failed).
+_SQLITE_EXTENDED: Final[dict[int, str]] = {
+    1555: "unique",  # SQLITE_CONSTRAINT_PRIMARYKEY
+    2067: "unique",  # SQLITE_CONSTRAINT_UNIQUE
+    1299: "not_null",  # SQLITE_CONSTRAINT_NOTNULL
+    787: "foreign_key",  # SQLITE_CONSTRAINT_FOREIGNKEY
+    275: "check",  # SQLITE_CONSTRAINT_CHECK
 }
 
 #: SQLite's primary result codes (the low byte of an extended code).
@@ -799,7 +820,8 @@ def _names(kind: str, groups: tuple[str, ...], match: re.Match[str]) -> dict[str
     return names
 
 
-def _parse(text: _Text) -> tuple[str, bool] | None:
+def _parse(text: _Text) -> tuple[str, str, bool] | None:
+    """The kind, message and data_error of a driver text whose shape is known."""
     for kind, pattern, groups in _COMPILED:
         if match := pattern.match(text.primary):
             names = _names(kind, groups, match)
@@ -807,7 +829,8 @@ def _parse(text: _Text) -> tuple[str, bool] | None:
             key = _PG_KEY.match(text.rest) if kind == "unique" and text.dialect == "postgresql" else None
             if key and not names.get("columns"):
                 names["columns"] = _identifiers(key.group(1))
-            return _words(kind, names)
+            message, data = _words(kind, names)
+            return ("not_null" if kind == "not_null_default" else kind), message, data
     return None
 
 
@@ -823,7 +846,7 @@ def _by_code(text: _Text) -> str | None:
     if text.native is None:
         return None
     if text.dialect == "sqlite":
-        return _SQLITE_CODES.get(text.native & 0xFF)
+        return _SQLITE_EXTENDED.get(text.native) or _SQLITE_CODES.get(text.native & 0xFF)
     return _codes(text.dialect).get(text.native)
 
 
@@ -863,15 +886,15 @@ def _generic(exc: BaseException, state: str | None, kind: str | None) -> DbError
     code = f" (SQLSTATE {state})" if state else ""
     if kind is not None:
         words, data = _KINDS[kind]
-        return DbError(f"{words}{code}", state, data)
+        return DbError(f"{words}{code}", state, data, kind)
     normal = _normalised(state)
     if normal is not None and (known := _STATES.get(normal)):
         words, data = _KINDS[known]
-        return DbError(f"{words}{code}", state, data)
+        return DbError(f"{words}{code}", state, data, known)
     if normal is not None:
         prefix = "HYT" if normal.startswith("HYT") else normal[:2]
         if prefix == "HYT":
-            return DbError(f"{_KINDS['timeout'][0]}{code}", state, False)
+            return DbError(f"{_KINDS['timeout'][0]}{code}", state, False, "timeout")
         if prefix in _CLASSES:
             words, class_data = _CLASSES[prefix]
             data = _by_exception_class(exc) if class_data is None else class_data
@@ -889,8 +912,8 @@ def describe(exc: BaseException) -> DbError:
     try:
         text = _split(raw)
         if parsed := _parse(text):
-            message, data = parsed
-            return DbError(message, state, data)
+            kind, message, data = parsed
+            return DbError(message, state, data, kind)
         return _generic(exc, state, _by_code(text))
     except Exception:  # noqa: BLE001 - describing an error must never raise instead of it
         return _generic(exc, state, None)

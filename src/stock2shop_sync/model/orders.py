@@ -63,7 +63,11 @@ class OrderLine:
 
 @dataclass(frozen=True)
 class Order:
-    """A parsed order, ready for a sink. ``raw`` is the ``system_order`` as received."""
+    """A parsed order, ready for a sink. ``raw`` is the ``system_order`` as received.
+
+    ``lines`` are the document's lines. Shipping is one of them (``is_shipping``) with ``orders.shipping: line``;
+    with ``header`` it is kept in ``header_shipping`` instead, outside the lines but inside the totals.
+    """
 
     order_id: str
     channel_order_code: str
@@ -79,18 +83,33 @@ class Order:
     stated_total: float | None
     raw: dict[str, Any] = field(repr=False, compare=False)
     channel_id: str = ""
+    #: Shipping charged on the document's header (``orders.shipping: header``): no document line, but in the totals.
+    header_shipping: tuple[OrderLine, ...] = ()
 
     @property
     def products(self) -> tuple[OrderLine, ...]:
         return tuple(line for line in self.lines if not line.is_shipping)
 
     @property
+    def shipping(self) -> tuple[OrderLine, ...]:
+        """Every shipping charge, whether a document line or on the header."""
+        return tuple(line for line in self.lines if line.is_shipping) + self.header_shipping
+
+    @property
+    def shipping_excl(self) -> float:
+        return round(sum(line.total_excl for line in self.shipping), 2)
+
+    @property
+    def shipping_tax(self) -> float:
+        return round(sum(line.tax for line in self.shipping), 2)
+
+    @property
     def total_excl(self) -> float:
-        return round(sum(line.total_excl for line in self.lines), 2)
+        return round(sum(line.total_excl for line in self.lines + self.header_shipping), 2)
 
     @property
     def tax(self) -> float:
-        return round(sum(line.tax for line in self.lines), 2)
+        return round(sum(line.tax for line in self.lines + self.header_shipping), 2)
 
     @property
     def total_incl(self) -> float:
@@ -149,6 +168,9 @@ def _address(value: Any) -> dict[str, str]:
 def parse_order(raw: Any, settings: OrderSettings, s2s_source_id: int) -> Order:
     """Parse a ``system_order`` (or ``{"system_order": {...}}``) for the Stock2Shop source ``s2s_source_id``.
 
+    Shipping becomes a document line on ``orders.shipping_code`` (``orders.shipping: line``), or stays off the
+    lines in :attr:`Order.header_shipping` (``header``); the totals include it either way.
+
     :raises OrderError: naming the order, the line and the field that is wrong.
     """
     if isinstance(raw, dict) and isinstance(raw.get("system_order"), dict):
@@ -194,6 +216,8 @@ def parse_order(raw: Any, settings: OrderSettings, s2s_source_id: int) -> Order:
     shipping = raw.get("shipping_lines") or []
     if not isinstance(shipping, list):
         raise OrderError(f"{label}: shipping_lines must be a list")
+    on_header = settings.shipping == "header"
+    header_shipping: list[OrderLine] = []
     for index, ship in enumerate(shipping, start=1):
         where = f"{label} shipping line {index}"
         if not isinstance(ship, dict):
@@ -201,23 +225,25 @@ def parse_order(raw: Any, settings: OrderSettings, s2s_source_id: int) -> Order:
         price = _number(ship.get("price") or 0, f"{where}: price")
         if price == 0:
             continue
-        if not settings.shipping_code:
-            raise OrderError(f"{where}: shipping of {price:.2f} needs an ERP item to go on; set orders.shipping_code")
+        if not on_header and not settings.shipping_code:
+            raise OrderError(
+                f"{where}: shipping of {price:.2f} needs an ERP item to go on; set orders.shipping_code, or "
+                "orders.shipping: header where the document carries shipping in a header column"
+            )
         taxed = _taxed(ship.get("tax_lines"), where)
         tax = _number(ship.get("tax") or 0, f"{where}: tax") if taxed else 0.0
-        lines.append(
-            OrderLine(
-                line_no=len(lines) + 1,
-                sku=settings.shipping_code,
-                description=_text(ship.get("title")) or "Shipping",
-                qty=1,
-                price=price,
-                tax_per_unit=tax,
-                taxed=taxed,
-                discount=_number(ship.get("total_discount") or 0, f"{where}: total_discount"),
-                is_shipping=True,
-            )
+        charge = OrderLine(
+            line_no=0 if on_header else len(lines) + 1,
+            sku=settings.shipping_code or "",
+            description=_text(ship.get("title")) or "Shipping",
+            qty=1,
+            price=price,
+            tax_per_unit=tax,
+            taxed=taxed,
+            discount=_number(ship.get("total_discount") or 0, f"{where}: total_discount"),
+            is_shipping=True,
         )
+        (header_shipping if on_header else lines).append(charge)
     customer = raw.get("customer") if isinstance(raw.get("customer"), dict) else {}
     ours = [
         s
@@ -258,6 +284,7 @@ def parse_order(raw: Any, settings: OrderSettings, s2s_source_id: int) -> Order:
         stated_total=_number(stated, f"{label}: total") if stated not in (None, "") else None,
         raw=raw,
         channel_id=_text(raw.get("channel_id")),
+        header_shipping=tuple(header_shipping),
     )
 
 
@@ -271,12 +298,21 @@ def route_order(
     config: SourceConfig,
     held_skus: set[str],
     sources_by_s2s_id: Mapping[int, SourceConfig] | None = None,
+    removed_skus: Mapping[str, datetime] | None = None,
 ) -> None:
     """Check that ``order`` belongs to ``config``'s source: every line's source and SKU is this source's.
 
-    ``held_skus`` are the (``sku_key``-normalised) SKUs this source has synced to Stock2Shop.
+    Args:
+        order: the parsed order.
+        config: the source the order was sent to.
+        held_skus: the (``sku_key``-normalised) SKUs this source holds in Stock2Shop.
+        sources_by_s2s_id: every configured source by its Stock2Shop source id, to name a line's owner.
+        removed_skus: SKUs this source synced and later removed from Stock2Shop (sent as inactive or deleted),
+            with when, so an order for one is told apart from an order for a SKU the source never had.
 
-    :raises OrderError: for the first line that belongs elsewhere or whose SKU this source does not hold.
+    Raises:
+        OrderError: for the first line that belongs elsewhere, or whose SKU was discontinued or is unknown.
+        TransientOrderError: when the source has synced no products yet, so no SKU can be checked.
     """
     ours = config.stock2shop.source_id if config.stock2shop else None
     others = sources_by_s2s_id or {}
@@ -295,8 +331,10 @@ def route_order(
                 f"order {order.order_id} line {line.line_no} (sku {line.sku!r}) belongs to {whose}, not to "
                 f"{config.source_id} (Stock2Shop source {ours}); Stock2Shop sends each source only its own lines"
             )
-        if sku_key(line.sku) not in held_skus:
-            if not held_skus:
+        key = sku_key(line.sku)
+        if key not in held_skus:
+            removed = (removed_skus or {}).get(key)
+            if not held_skus and not removed_skus:
                 # Not the order's fault: nothing can be checked until the source's products are synced (a new
                 # source, or a state store that was moved), so the order waits for that instead of counting
                 # towards giving up.
@@ -304,9 +342,15 @@ def route_order(
                     f"order {order.order_id}: source {config.source_id} has not synced any products yet, so "
                     f"sku {line.sku!r} (line {line.line_no}) cannot be checked; run a products sync first"
                 )
+            if removed is not None:
+                raise OrderError(
+                    f"order {order.order_id} line {line.line_no}: sku {line.sku!r} was discontinued: source "
+                    f"{config.source_id} removed it from Stock2Shop on {removed:%Y-%m-%d}; the order can be raised "
+                    "once the product is synced as active again"
+                )
             raise OrderError(
                 f"order {order.order_id} line {line.line_no}: sku {line.sku!r} is not a product of source "
-                f"{config.source_id}"
+                f"{config.source_id}: it is unknown to the source, which never synced a product with that SKU"
             )
 
 
@@ -351,6 +395,11 @@ def header_fields(order: Order, settings: OrderSettings, document_type: str) -> 
         "total_excl": order.total_excl,
         "total_tax": order.tax,
         "total_incl": order.total_incl,
+        # Always present (0 without shipping), so a header statement can write them into its own column; with
+        # orders.shipping: line the same amounts are also the shipping line's.
+        "shipping_excl": order.shipping_excl,
+        "shipping_tax": order.shipping_tax,
+        "shipping_incl": round(order.shipping_excl + order.shipping_tax, 2),
         "line_count": len(order.lines),
     }
 

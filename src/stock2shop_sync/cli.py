@@ -74,7 +74,7 @@ def _driver_message(exc: Exception) -> str:
     return re.sub(r"\s*\(SQLExecDirectW\)|\s*\(\d+\)\s*", " ", text).strip() or type(exc).__name__
 
 
-#: Issues printed per entity; the rest are counted.
+#: ERROR lines, and WARN lines, printed per entity (each in full); the rest are counted.
 SHOWN_ISSUES = 20
 
 
@@ -92,16 +92,16 @@ class _Tally:
 
     @property
     def failed(self) -> bool:
-        """Whether the mapping is broken or the run would fail. Rows the run quarantines are listed as ERROR
-        lines but do not fail the check on their own: the run leaves them out and goes on, unless there are
-        more than ``validation.max_invalid_share`` of them (an error on a full read)."""
-        return bool(self.mapping or self.errors)
+        """Whether the check fails: the mapping is broken, the run would fail, or it would quarantine a row (each
+        one an ERROR line). A new site's mapping is not done while a row it reads would not reach Stock2Shop, even
+        where the run would leave the row out and go on."""
+        return bool(self.mapping or self.errors or self.quarantined)
 
 
 def check_mapping(source_id: str, limit: int | None) -> int:
     """Connect to the source, run its mapping on a few rows (``limit`` None: every row) as a run would, and report
-    what does not fit. Exit 1 when the mapping is broken or the run would fail (more rows quarantined than
-    ``validation.max_invalid_share`` allows); rows the run quarantines are listed as ERROR lines either way.
+    what does not fit. Exit 1 when the mapping is broken, the run would fail, or any row read would be quarantined
+    (each such row is an ERROR line with its reason); 0 when every row read would be sent (warnings allowed).
 
     Each entity is read by a connector of its own, as each extract task of a run reads it; products are merged
     with the source's linked sources and every entity is staged and validated by the run's own rules
@@ -138,15 +138,8 @@ def check_mapping(source_id: str, limit: int | None) -> int:
             config, mapping, entity, limit, tally, linked if products else [], broken_links if products else []
         )
     if not tally.failed:
-        notes = [
-            f"{tally.quarantined} {'sample ' if tally.sampled else ''}row(s) the run would quarantine (the ERROR "
-            "lines above; the run leaves them out and goes on)"
-            if tally.quarantined
-            else "",
-            f"{tally.warnings} warning(s) (the run sends those rows and only reports them)" if tally.warnings else "",
-        ]
-        listed = "; ".join(n for n in notes if n)
-        print(f"\nOK: source {source_id!r}: the mapping works" + (f"; {listed}" if listed else ""))
+        warned = f"; {tally.warnings} warning(s) (the run sends those rows and only reports them)"
+        print(f"\nOK: source {source_id!r}: the mapping works" + (warned if tally.warnings else ""))
         return 0
     parts = [
         f"{count} {what}"
@@ -158,7 +151,14 @@ def check_mapping(source_id: str, limit: int | None) -> int:
         )
         if count
     ]
-    print(f"\n{tally.mapping + tally.errors} problem(s): source {source_id!r}: {', '.join(parts)}")
+    print(f"\nFAILED: source {source_id!r}: {', '.join(parts)}")
+    if tally.quarantined:
+        others = " (besides the other problems)" if tally.mapping or tally.errors else ""
+        print(
+            f"exit 1 because {tally.quarantined} {'sample ' if tally.sampled else ''}row(s) would be quarantined"
+            f"{others}: each ERROR line above gives a row's reason; fix the data or the mapping until every row "
+            "would be sent"
+        )
     return 1
 
 
@@ -210,13 +210,7 @@ def _check_entity(
         f"       {'sample' if partial else 'every row'}: {counts['rows']} rows, {counts['valid']} valid, "
         f"{counts['invalid']} quarantined, {counts['ignored']} ignored, {counts['warnings']} warning(s)"
     )
-    for issue in result.issues.head(SHOWN_ISSUES).itertuples():
-        label = "ERROR" if issue.severity == "error" else "WARN "
-        record = "-" if _missing(issue.record) else issue.record
-        value = "blank" if _missing(issue.value) else repr(issue.value)
-        print(f"{label}  {entity} row {issue.row} {record}: {issue.field}: {issue.reason} (value: {value})")
-    if len(result.issues) > SHOWN_ISSUES:
-        print(f"       ... and {len(result.issues) - SHOWN_ISSUES} more issue(s)")
+    _print_issues(entity, result.issues)
     errors = int((result.issues["severity"] == "error").sum())
     tally.quarantined += counts["invalid"]
     tally.warnings += len(result.issues) - errors
@@ -248,6 +242,20 @@ def _check_entity(
     if items:
         print(f"       first Stock2Shop {entity[:-1]} payload:")
         print("\n".join("       " + line for line in json.dumps(items[0], indent=2, ensure_ascii=False).splitlines()))
+
+
+def _print_issues(entity: str, issues: Any) -> None:
+    """The quarantine report's lines, each in full: the first :data:`SHOWN_ISSUES` ERROR lines (rows the run would
+    quarantine), then the first :data:`SHOWN_ISSUES` WARN lines, each kind followed by how many more there are."""
+    for severity, label in (("error", "ERROR"), ("warning", "WARN ")):
+        lines = issues[issues["severity"] == severity] if severity == "error" else issues[issues["severity"] != "error"]
+        for issue in lines.head(SHOWN_ISSUES).itertuples():
+            record = "-" if _missing(issue.record) else issue.record
+            value = "blank" if _missing(issue.value) else repr(issue.value)
+            print(f"{label}  {entity} row {issue.row} {record}: {issue.field}: {issue.reason} (value: {value})")
+        if len(lines) > SHOWN_ISSUES:
+            what = "ERROR line(s)" if severity == "error" else "warning(s)"
+            print(f"       ... and {len(lines) - SHOWN_ISSUES} more {what}")
 
 
 def _check_queries(connector: Any, mapping: Any, entity: str, section: Any, limit: int | None, tally: _Tally) -> bool:

@@ -328,7 +328,8 @@ class EntityMapping(_Strict):
     """How one entity (products or customers) is read from a source and renamed to canonical columns.
 
     With ``auto_fields`` every column already named as a Stock2Shop field (``title``, ``price_Wholesale``,
-    ``meta_colour``, ``image1``...) maps to itself; ``fields`` adds or overrides names for other layouts.
+    ``meta_colour``, ``image1``...) maps to itself; ``fields`` adds or overrides names for other layouts. A source's
+    ``mapping_overrides`` may set a preset's field to ``null`` to unmap it (:func:`resolve_mapping`).
     """
 
     auto_fields: bool = False
@@ -971,36 +972,114 @@ def _check_against_mapping(config: SourceConfig, mapping: Mapping) -> None:
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` merged into a copy of ``base``, key by key at every level; an override of ``null`` removes the
+    key (a preset's field under ``fields`` or ``defaults``: the source does not send it)."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict):
+            below = merged.get(key)
+            merged[key] = _deep_merge(below if isinstance(below, dict) else {}, value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
 
 
+def _unmapped(overrides: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(entity, ``fields`` or ``defaults``, field) for each field a source's ``mapping_overrides`` sets to null."""
+    found = []
+    for entity in ("products", "customers"):
+        section = overrides.get(entity)
+        for kind in ("fields", "defaults"):
+            names = section.get(kind) if isinstance(section, dict) else None
+            if isinstance(names, dict):
+                found += [(entity, kind, name) for name, value in names.items() if value is None]
+    return found
+
+
+def _gives(section: EntityMapping, entity: str, name: str, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether ``section`` gives field ``name`` a value: mapped, a constant, or from a field or query it falls back
+    on (``sku`` gives ``source_variant_code``; a price-list query gives ``price``)."""
+    from stock2shop_sync.model.canonical import field_doc
+
+    if name in section.fields or name in section.defaults:
+        return True
+    if name in ("price_lists", "warehouses"):
+        return getattr(section, name) is not None
+    doc = field_doc(entity, name)
+    fallback = doc.fallback if doc else ()
+    return any(_gives(section, entity, other, seen | {name}) for other in fallback if other not in seen)
+
+
+def _check_unmapped(
+    preset: Mapping, mapping: Mapping, config: SourceConfig, unmapped: list[tuple[str, str, str]]
+) -> None:
+    """Refuse to unmap a field every row needs (or one such a field comes from) that the preset gave and nothing
+    gives any more. With ``auto_fields`` a column named as a field maps to it by that name, so no field can be
+    unmapped there (a constant can)."""
+    from stock2shop_sync.model.canonical import FIELD_DOCS
+
+    for entity, kind, name in unmapped:
+        key = f"mapping_overrides.{entity}.{kind}.{name}"
+        section, before = getattr(mapping, entity), getattr(preset, entity)
+        if section is None or before is None:
+            continue
+        if problem := _unknown_field(entity, name):
+            raise ConfigError(config.path, key, problem, config.source_id)
+        if section.auto_fields and kind == "fields":
+            raise ConfigError(
+                config.path,
+                key,
+                f"cannot unmap {name}: preset {preset.name!r} maps every column named as a Stock2Shop field to that "
+                f"field (auto_fields); rename or remove the source's column {name!r} instead",
+                config.source_id,
+            )
+        if section.auto_fields:
+            continue  # a constant removed: which fields every row has is up to the source's own columns
+        for doc in FIELD_DOCS[entity]:
+            # Only what every row needs (its keys, its status): a field only active rows need may be unmapped, and
+            # check-mapping then lists each row the run would quarantine for it (a site with no e-mail addresses).
+            needed = doc.required == "every row"
+            if needed and _gives(before, entity, doc.name) and not _gives(section, entity, doc.name):
+                via = "" if doc.name == name else f" ({doc.name} comes from it)"
+                raise ConfigError(
+                    config.path,
+                    key,
+                    f"cannot unmap {name}{via}: every {entity[:-1]} row needs {doc.name} (the run quarantines a row "
+                    f"without it) and nothing else gives it; map {doc.name} to another column instead",
+                    config.source_id,
+                )
+
+
+def _unknown_field(entity: str, name: str) -> str | None:
+    """Why ``name`` is not a field of ``entity``, or None when it is one."""
+    if known_field(entity, name):
+        return None
+    known, patterns = (
+        (PRODUCT_FIELDS, PRODUCT_PATTERNS) if entity == "products" else (CUSTOMER_FIELDS, CUSTOMER_PATTERNS)
+    )
+    return (
+        f"unknown {entity[:-1]} field {name!r}; expected one of {sorted(known)} "
+        f"or a pattern ({', '.join(p.pattern for p in patterns)})"
+    )
+
+
 def _check_fields(mapping: Mapping, file: str, source_id: str | None, prefix: str) -> None:
-    for entity, known, patterns in (
-        ("products", PRODUCT_FIELDS, PRODUCT_PATTERNS),
-        ("customers", CUSTOMER_FIELDS, CUSTOMER_PATTERNS),
-    ):
+    for entity in ("products", "customers"):
         section = getattr(mapping, entity)
         if section is None:
             continue
         for kind in ("fields", "defaults"):
             for name in getattr(section, kind):
-                if name not in known and not any(p.match(name) for p in patterns):
-                    raise ConfigError(
-                        file,
-                        f"{prefix}{entity}.{kind}.{name}",
-                        f"unknown {entity[:-1]} field {name!r}; expected one of {sorted(known)} "
-                        f"or a pattern ({', '.join(p.pattern for p in patterns)})",
-                        source_id,
-                    )
+                if problem := _unknown_field(entity, name):
+                    raise ConfigError(file, f"{prefix}{entity}.{kind}.{name}", problem, source_id)
             for name, column in section.fields.items():
                 if not isinstance(column, str) or not column.strip():
-                    raise ConfigError(file, f"{prefix}{entity}.fields.{name}", "must name a source column", source_id)
+                    unmap = "; null unmaps the field, so the source does not send it" if prefix else ""
+                    raise ConfigError(
+                        file, f"{prefix}{entity}.fields.{name}", f"must name a source column{unmap}", source_id
+                    )
 
 
 def load_mapping(name: str) -> Mapping:
@@ -1028,7 +1107,15 @@ def _load_mapping_file(path_text: str, _mtime_ns: int, _size: int) -> Mapping:
 
 
 def resolve_mapping(config: SourceConfig) -> Mapping:
-    """The source's mapping: its preset with the source's ``mapping_overrides`` merged on top."""
+    """The source's mapping: its preset with the source's ``mapping_overrides`` merged on top.
+
+    An override of ``null`` removes what the preset says: ``products: {fields: {barcode: null}}`` unmaps the field,
+    so the source does not send it. A field every row needs (see :data:`~stock2shop_sync.model.canonical.FIELD_DOCS`)
+    cannot be unmapped unless something else still gives it.
+
+    Raises:
+        ConfigError: naming the source's file and the key of an override that does not fit the preset.
+    """
     try:
         preset = load_mapping(config.mapping_name)
     except ConfigError as exc:
@@ -1042,6 +1129,7 @@ def resolve_mapping(config: SourceConfig) -> Mapping:
         except ValidationError as exc:
             raise _from_validation_error(exc, config.path, config.source_id, "mapping_overrides") from None
         _check_fields(mapping, config.path, config.source_id, "mapping_overrides.")
+        _check_unmapped(preset, mapping, config, _unmapped(config.mapping_overrides))
     return _apply_settings(mapping, config)
 
 

@@ -29,35 +29,53 @@ def extract(
     """Read ``entity`` from the source (changed in ``[since, until)`` where the source can filter) and stage it.
 
     A windowed read becomes a complete one when the source's last complete read is ``incremental.full_read_hours``
-    old (see :mod:`stock2shop_sync.read_log`). A linked source's result carries a hash of what it read, so the
-    merge can tell whether it changed.
+    old (see :mod:`stock2shop_sync.read_log`), and is one anyway for a linked source and a source that cannot read
+    only changes (a query without ``{{since}}``); the log line and the result say which read it was: ``since`` and
+    ``until`` are the window actually read (``since`` None: everything; ``until`` None: up to now, as a window's
+    end is applied only with the mapping's ``options.modified_field``). A linked source's result carries a hash of
+    what it read, so the merge can tell whether it changed.
     """
     from stock2shop_sync.read_log import ReadLog, frame_hash
 
     read_started = datetime.now(UTC)
-    connector = get_connector(config, resolve_mapping(config))
-    if since is not None and config.link is None and connector.can_filter(entity):
-        why = ReadLog().full_read_due(config.source_id, entity, config.incremental.full_read_hours, read_started)
-        if why:
+    requested = [moment.isoformat() if moment else None for moment in (since, until)]
+    mapping = resolve_mapping(config)
+    connector = get_connector(config, mapping)
+    whole = None  # why everything is read although the run has a window
+    if since is not None:
+        if config.link is not None:
+            whole = "a linked source is read whole"
+        elif not connector.can_filter(entity):
+            whole = (
+                "the query has no {{since}}" if mapping.connector == "sql" else f"a {config.type} source is read whole"
+            )
+        elif why := ReadLog().full_read_due(config.source_id, entity, config.incremental.full_read_hours, read_started):
+            whole = f"full read due: {why}"
             log.info("source %s: reading all %s instead of the window: %s", config.source_id, entity, why)
+        if whole:
             since = until = None
+    open_end = None  # the window's end, when the source cannot apply it (it reads the changes up to now)
+    if since is not None and until is not None and not mapping.entity(entity).options.get("modified_field"):
+        open_end, until = until, None
     frame = connector.extract(entity, since=since, until=until)
     complete = connector.read_everything
     path = staging.write_frame(frame, staging.run_folder(config.source_id, run_id) / f"{entity}_extracted.parquet")
-    log.info(
-        "source %s: extracted %d %s rows%s -> %s",
-        config.source_id,
-        len(frame),
-        entity,
-        (f" changed since {since.isoformat()}" if since else "") + (f" until {until.isoformat()}" if until else ""),
-        path,
-    )
+    if since is not None:
+        read = f"changed since {since.isoformat()}" + (f" until {until.isoformat()}" if until else "")
+        if open_end is not None:
+            read += f" up to now (the window ends {open_end.isoformat()}, which needs options.modified_field)"
+    else:
+        why_whole = whole or "the run asked for no window"
+        read = "read everything" + (f" until {until.isoformat()}" if until else "") + f" ({why_whole})"
+    log.info("source %s: extracted %d %s rows, %s -> %s", config.source_id, len(frame), entity, read, path)
     return {
         "entity": entity,
         "path": path,
         "rows": len(frame),
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
+        # The run's window as it was asked for, whether or not the source could read only that.
+        "requested_window": requested,
         # The whole source was read (no window applied): items missing from it were removed at the source.
         "complete": complete,
         "read_started": read_started.isoformat(),

@@ -324,11 +324,11 @@ def test_a_backfill_over_three_days_extracts_each_interval(cluster: Cluster) -> 
 
     assert [r["state"] for r in runs] == ["success"] * 3, [cluster.tasks("s2s_ops_shop", r["dag_run_id"]) for r in runs]
     windows = sorted(
-        tuple(cluster.xcom("s2s_ops_shop", r["dag_run_id"], "extract_products")[k] for k in ("since", "until"))
-        for r in runs
+        tuple(cluster.xcom("s2s_ops_shop", r["dag_run_id"], "extract_products")["requested_window"]) for r in runs
     )
-    # Each run extracts its own day (the interval of logical date D is [D, D+1)), starting 5 minutes early
-    # (api.overlap_minutes) so a change at the edge is never lost.
+    # Each run asks for its own day (the interval of logical date D is [D, D+1)), starting 5 minutes early
+    # (api.overlap_minutes) so a change at the edge is never lost. (This source's query has no {{since}}, so what
+    # it reads is everything: the result's since/until say so; requested_window is the run's window.)
     assert windows == [
         ("2026-10-31T23:55:00+00:00", "2026-11-02T00:00:00+00:00"),
         ("2026-11-01T23:55:00+00:00", "2026-11-03T00:00:00+00:00"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import logging
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -365,3 +367,66 @@ def test_the_proxy_the_environment_names_is_used(sandbox: str, monkeypatch: pyte
             f"{sandbox}/v1/products/queue",
             f"{sandbox}/v1/products/queue",
         ]
+
+
+# ---- what an upload says while it runs ---------------------------------------------------------------------------
+
+
+def _hook_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "stock2shop_sync.hooks.stock2shop"]
+
+
+def test_an_upload_logs_its_progress_batch_by_batch(
+    sandbox: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Stock2ShopHook, "PROGRESS_BATCHES", 2)
+    caplog.set_level(logging.INFO, logger="stock2shop_sync.hooks.stock2shop")
+    Stock2ShopHook(batch_size=2).queue("products", [item(f"P{n}") for n in range(7)])
+    assert [line for line in _hook_lines(caplog) if "accepted" in line] == [
+        "Stock2Shop products: batch 2 of 4 accepted (4 of 7 items so far)",
+        "Stock2Shop products: batch 4 of 4 accepted (7 of 7 items so far)",  # the last one always
+    ]
+
+
+def test_a_long_upload_logs_its_progress_every_so_often(
+    sandbox: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Stock2ShopHook, "PROGRESS_SECONDS", 0.0)  # as if every batch took that long
+    caplog.set_level(logging.INFO, logger="stock2shop_sync.hooks.stock2shop")
+    lines = [json.dumps(item(f"Q{n}")) for n in range(6)]
+    Stock2ShopHook(batch_size=2).queue_lines("products", lines, concurrency=3)
+    progress = [line for line in _hook_lines(caplog) if "accepted" in line]
+    assert progress == [f"Stock2Shop products: batch {k} of 3 accepted ({2 * k} of 6 items so far)" for k in (1, 2, 3)]
+
+
+def test_a_429_wait_is_logged_with_how_long(limited, caplog: pytest.LogCaptureFixture) -> None:
+    limited(rate_limit=2, advertise=False)
+    caplog.set_level(logging.INFO, logger="stock2shop_sync.hooks.stock2shop")
+    result = Stock2ShopHook(batch_size=1, max_retries=10).queue("products", [item(f"S{n}") for n in range(8)])
+    waits = [line for line in _hook_lines(caplog) if "rate limited (HTTP 429)" in line]
+    assert len(waits) == result.retries > 0
+    assert re.fullmatch(
+        r"Stock2Shop products_queue: rate limited \(HTTP 429\); waiting \d+\.\d s \(Retry-After: [\d.]+\) before "
+        r"retry \d+/9",
+        waits[0],
+    ), waits[0]
+    assert re.search(
+        r"batch 8 of 8 accepted \(8 of 8 items so far; \d+ request\(s\) retried\)$", _hook_lines(caplog)[-1]
+    )
+
+
+def test_a_wait_for_the_advertised_limit_is_logged_with_how_long(
+    limited, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limited(rate_limit=4, advertise=True)
+    monkeypatch.setattr(Stock2ShopHook, "THROTTLE_LOG_SECONDS", 0.05)
+    caplog.set_level(logging.INFO, logger="stock2shop_sync.hooks.stock2shop")
+    hook = Stock2ShopHook(batch_size=1)
+    hook.queue("products", [item(f"T{n}") for n in range(9)])  # 4 a second: the fifth request waits
+    waits = [line for line in _hook_lines(caplog) if "for the rate limit (" in line]
+    assert waits, _hook_lines(caplog)
+    assert re.fullmatch(r"Stock2Shop: waited \d+\.\d s for the rate limit \(4 requests a second, as the API advertises\)",
+                        waits[0])  # fmt: skip
+    assert hook.throttled > 0
+    assert re.search(r"batch 9 of 9 accepted \(9 of 9 items so far; \d+\.\d s waited for the rate limit\)$",
+                     _hook_lines(caplog)[-1])  # fmt: skip

@@ -58,7 +58,7 @@ def test_a_site_that_lacks_a_udf_is_told_which_setting_names_it(
     assert "ucIIMake" in result.stdout.lower() or "uciimake" in result.stdout
     assert "the column comes from settings.brand_field = s.ucIIMake: does this site have it?" in result.stdout
     assert "OK     products price_lists query" in result.stdout  # the other queries are still checked
-    assert "problem(s): source 'new_site': 1 mapping problem(s)" in result.stdout
+    assert "FAILED: source 'new_site': 1 mapping problem(s)" in result.stdout
 
 
 def test_a_mapped_column_the_query_does_not_return(sources_dir: Path, mariadb_source: dict[str, Any]) -> None:
@@ -132,8 +132,9 @@ def _the_runs_verdict(
     config: SourceConfig, limit: int | None, totals: dict[str, int] | None = None
 ) -> dict[str, set[tuple[str, int]]]:
     """What the run's own validate step (pipeline.validate) makes of the rows check-mapping reads: the rows of its
-    quarantine report, by severity, as far as check-mapping shows them (the report's first SHOWN_ISSUES lines of
-    each entity; ``totals`` gets each entity's number of lines). ``limit`` None: every row, as a run extracts them."""
+    quarantine report, by severity, as far as check-mapping shows them (the report's first SHOWN_ISSUES errors and
+    first SHOWN_ISSUES warnings of each entity; ``totals`` gets each entity's number of lines of each severity).
+    ``limit`` None: every row, as a run extracts them."""
     verdict: dict[str, set[tuple[str, int]]] = {"ERROR": set(), "WARN": set()}
     run_id = f"check_{uuid.uuid4().hex[:8]}"
     for entity in config.entities:
@@ -144,10 +145,11 @@ def _the_runs_verdict(
         with contextlib.suppress(ValidationFailed):
             pipeline.validate(config, entity, {"path": path}, run_id)
         rows = list(csv.DictReader(io.StringIO((folder / f"{entity}_quarantine.csv").read_text())))
-        if totals is not None:
-            totals[entity] = len(rows)
-        for row in rows[: cli.SHOWN_ISSUES]:
-            verdict["ERROR" if row["severity"] == "error" else "WARN"].add((entity, int(row["row"])))
+        for label in ("ERROR", "WARN"):
+            lines = [r for r in rows if (r["severity"] == "error") == (label == "ERROR")]
+            if totals is not None:
+                totals[f"{entity} {label}"] = len(lines)
+            verdict[label] |= {(entity, int(row["row"])) for row in lines[: cli.SHOWN_ISSUES]}
     return verdict
 
 
@@ -189,12 +191,26 @@ def test_the_shipped_demos_are_checked_by_the_runs_rules(
     totals: dict[str, int] = {}
     verdict = _the_runs_verdict(config, limit or None, totals)
     assert _reported(output) == verdict, output
-    for total in totals.values():  # the demo companies' fractional stock alone gives hundreds of warnings
+    for kind, total in totals.items():  # the demo companies' fractional stock alone gives hundreds of warnings
         if total > cli.SHOWN_ISSUES:
-            assert f"... and {total - cli.SHOWN_ISSUES} more issue(s)" in output
-    # The mapping works and the run would go on: the deliberately bad rows are listed as ERROR, the check passes.
-    assert code == 0, output
-    assert f"OK: source '{config.source_id}': the mapping works" in output
+            what = "ERROR line(s)" if kind.endswith("ERROR") else "warning(s)"
+            assert f"... and {total - cli.SHOWN_ISSUES} more {what}" in output
+    # The mapping works, but the demo databases hold bad rows on purpose: each is an ERROR line, and the check fails
+    # because of them (and only them); a sample without one passes.
+    quarantined = sum(total for kind, total in totals.items() if kind.endswith("ERROR"))
+    if not quarantined:
+        assert limit, "every row of a demo database: its bad rows are there"
+        assert code == 0, output
+        assert f"OK: source '{config.source_id}': the mapping works" in output
+        return
+    assert code == 1, output
+    assert re.search(
+        rf"^FAILED: source '{config.source_id}': \d+ (sample )?row\(s\) the run would quarantine(, \d+ warning\(s\))?$",
+        output,
+        re.MULTILINE,
+    ), output
+    last = output.rstrip().splitlines()[-1]
+    assert re.fullmatch(r"exit 1 because \d+ (sample )?row\(s\) would be quarantined: each ERROR line above .*", last)
 
 
 def test_customers_are_not_asked_for_price_or_stock_columns(
@@ -278,11 +294,13 @@ def test_what_the_run_quarantines_is_an_error_and_what_it_warns_about_a_warning(
     assert "ERROR  products row 2 NO-PRICE: price: price is required (value: blank)" in output
     assert "WARN   products row 3 OVERSOLD: qty: qty is negative; sent as 0" in output
     assert "       every row: 3 rows, 2 valid, 1 quarantined, 0 ignored, 1 warning(s)" in output
-    # The run leaves the row out and goes on (this site allows any share): listed as ERROR, the check passes.
-    assert code == 0
-    assert (
-        "OK: source 'small_shop': the mapping works; 1 row(s) the run would quarantine (the ERROR lines above; the "
-        "run leaves them out and goes on); 1 warning(s)" in output
+    # The run would leave the row out and go on (this site allows any share), but the row would not reach
+    # Stock2Shop: the check fails because of it, and says so last.
+    assert code == 1
+    assert "FAILED: source 'small_shop': 1 row(s) the run would quarantine, 1 warning(s)" in output
+    assert output.rstrip().splitlines()[-1] == (
+        "exit 1 because 1 row(s) would be quarantined: each ERROR line above gives a row's reason; fix the data or "
+        "the mapping until every row would be sent"
     )
     config = load_source(sources_dir / "small_shop.yaml")
     assert (
@@ -305,7 +323,8 @@ def test_more_quarantined_rows_than_the_site_allows_fail_the_check(
     code, output = _check_in_process(capsys, "small_shop", 0)
     assert code == 1
     assert "ERROR  source 'small_shop', products: 1 of 2 rows are invalid (50.0%)" in output
-    assert "1 problem(s): source 'small_shop': 1 row(s) the run would quarantine, 1 other error(s)" in output
+    assert "FAILED: source 'small_shop': 1 row(s) the run would quarantine, 1 other error(s)" in output
+    assert "exit 1 because 1 row(s) would be quarantined (besides the other problems)" in output
 
 
 def test_warnings_alone_pass(
@@ -340,7 +359,61 @@ def test_a_variant_disagreement_is_reported_as_the_run_judges_it(
     code, output = _check_in_process(capsys, "small_shop", 0)
     verdict = _the_runs_verdict(load_source(sources_dir / "small_shop.yaml"), None)
     assert _reported(output) == verdict, output
-    assert code == 0  # the site allows any share of quarantined rows: the run goes on
+    assert code == (1 if verdict["ERROR"] else 0)  # a row the run quarantines fails the check
     assert not re.search(r"^WARN .* title: variants of product", output, re.MULTILINE)
     if verdict["ERROR"]:  # the custom_database preset's title_rule is agree: the run quarantines them
         assert re.search(r"^ERROR  products row 1 SHORTS-S: title: variants of product SHORTS disagree", output, re.M)
+
+
+def test_the_exit_code_says_whether_every_sampled_row_would_be_sent(
+    sources_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make check-mapping`` as an integrator runs it: a row the run would quarantine fails the check, with its
+    reason; once the data is fixed, the same check passes."""
+    rows = [(1, "CAP", None, "Cap", "120.00", "4"), (2, "NO-PRICE", None, "Belt", None, "3")]
+    _small_shop(sources_dir, tmp_path, monkeypatch, rows)
+    failed = _check("small_shop")
+    assert failed.returncode != 0, failed.stdout + failed.stderr  # make exits 2 when the command fails
+    assert "ERROR  products row 2 NO-PRICE: price: price is required (value: blank)" in failed.stdout
+    assert failed.stdout.rstrip().splitlines()[-1].startswith("exit 1 because 1 row(s) would be quarantined")
+
+    conn = pyodbc.connect(f"DRIVER={{SQLite3}};Database={tmp_path / 'small_shop.sqlite'}")
+    conn.execute("UPDATE products SET selling_price = 35 WHERE item_code = 'NO-PRICE'")
+    conn.commit()
+    conn.close()
+    passed = _check("small_shop")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert not re.search(r"^ERROR", passed.stdout, re.MULTILINE)
+    assert "OK: source 'small_shop': the mapping works" in passed.stdout
+
+
+def test_an_unmapped_field_is_neither_read_nor_sent(
+    sources_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A site whose query has no barcode or weight column unmaps the preset's ``barcode`` and ``grams``: the
+    mapping checks out, the run extracts it, and no payload carries a barcode."""
+    _small_shop(sources_dir, tmp_path, monkeypatch, [(1, "CAP", None, "Cap", "120.00", "4")])
+    query = (
+        "SELECT p.item_code, COALESCE(p.group_code, p.item_code) AS group_code, p.description, p.category, p.brand,"
+        " p.selling_price, p.qty_on_hand, p.s2s_active, p.inventory_managed, g.option1_name, g.option2_name,"
+        " g.option3_name, p.option1, p.option2, p.option3"
+        " FROM products p LEFT JOIN product_groups g ON g.group_code = p.group_code ORDER BY p.id"
+    )
+    path = sources_dir / "small_shop.yaml"
+    data = yaml.safe_load(path.read_text())
+    unmapped = {"products": {"query": query, "fields": {"barcode": None, "grams": None}}}
+    path.write_text(yaml.safe_dump({**data, "mapping_overrides": unmapped}))
+    config = load_source(path)
+    assert {"barcode", "grams"}.isdisjoint(resolve_mapping(config).products.fields)
+
+    code, output = _check_in_process(capsys, "small_shop", 10)
+    assert code == 0, output
+    assert "OK     products main query: 1 sample rows, 15 columns" in output
+    assert '"sku": "CAP"' in output
+    assert "barcode" not in output
+    assert "grams" not in output
+
+    extracted = pipeline.extract(config, "products", f"unmap_{uuid.uuid4().hex[:8]}")
+    frame = staging.read_frame(extracted["path"])
+    assert extracted["rows"] == 1
+    assert {"barcode", "grams"}.isdisjoint(frame.columns)

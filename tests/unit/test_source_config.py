@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from stock2shop_sync.cli import main as cli
 from stock2shop_sync.config import ConfigError, load_all, load_source, resolve_mapping
@@ -110,6 +112,84 @@ def test_override_merges_on_top_of_the_preset(folder: Path) -> None:
     assert mapping.products.fields["sku"] == "item_code"  # the preset's other fields stay
     assert mapping.products.defaults == {"vendor": "Acme"}
     assert "FROM products p" in mapping.products.query
+
+
+def _overridden(folder: Path, preset: str = "custom_database", **overrides: Any) -> Path:
+    return write_source(folder, "unmap", conn_id="c", driver="SQLite3", s2s_source_id=3, type=preset,
+                        mapping_overrides=overrides)  # fmt: skip
+
+
+def test_null_unmaps_a_preset_field_so_the_source_does_not_send_it(folder: Path) -> None:
+    path = _overridden(folder, products={"fields": {"barcode": None, "grams": None}, "defaults": {"vendor": "Acme"}},
+                       customers={"fields": {"email": None}})  # fmt: skip
+    mapping = resolve_mapping(load_source(path))
+    assert "barcode" not in mapping.products.fields
+    assert "grams" not in mapping.products.fields
+    assert mapping.products.fields["sku"] == "item_code"  # the preset's other fields stay
+    assert mapping.products.defaults == {"vendor": "Acme"}
+    # Stock2Shop needs an e-mail address on every active customer, but a site may have none yet: each such row is
+    # then an ERROR line of check-mapping (the run quarantines it), not a config the DAG cannot even load.
+    assert "email" not in mapping.customers.fields
+    assert mapping.customers.fields["source_customer_code"] == "account"
+
+
+def test_null_unmaps_a_constant_and_a_field_that_another_still_gives(folder: Path) -> None:
+    # sku gives the variant code, and that the product code; the ERP's own flags give the status.
+    path = _overridden(folder, "sage_evolution", products={
+        "fields": {"source_product_code": None, "source_variant_code": None, "product_active": None},
+        "defaults": {"inventory_management": None},
+    })  # fmt: skip
+    products = resolve_mapping(load_source(path)).products
+    assert {"source_product_code", "source_variant_code", "product_active"}.isdisjoint(products.fields)
+    assert products.defaults == {}
+    assert products.fields["item_active"] == "item_active"
+
+
+def test_a_flat_files_constant_can_be_removed(folder: Path) -> None:
+    # Its columns map by their names (auto_fields): a file with its own product_active column needs no constant.
+    path = _overridden(folder, "flat_file", products={"defaults": {"product_active": None}})
+    data = yaml.safe_load(path.read_text())
+    data.pop("connection")
+    path.write_text(yaml.safe_dump({**data, "file": {"path": "/tmp/items.csv"}}))
+    assert resolve_mapping(load_source(path)).products.defaults == {"inventory_management": True}
+
+
+@pytest.mark.parametrize(
+    ("preset", "overrides", "key", "problem"),
+    [
+        ("custom_database", {"products": {"fields": {"sku": None}}}, "products.fields.sku",
+         "cannot unmap sku: every product row needs sku (the run quarantines a row without it) and nothing else gives "
+         "it; map sku to another column instead"),
+        ("custom_database", {"customers": {"fields": {"source_customer_code": None}}},
+         "customers.fields.source_customer_code", "cannot unmap source_customer_code: every customer row needs"),
+        ("custom_database", {"products": {"fields": {"product_active": None}}}, "products.fields.product_active",
+         "every product row needs product_active"),
+        # the variant code falls back on the SKU: not when both go
+        ("custom_database", {"products": {"fields": {"source_variant_code": None, "sku": None}}},
+         "products.fields.source_variant_code",
+         "cannot unmap source_variant_code: every product row needs source_variant_code"),
+        ("flat_file", {"products": {"fields": {"barcode": None}}}, "products.fields.barcode",
+         "maps every column named as a Stock2Shop field to that field (auto_fields); rename or remove the source's "
+         "column 'barcode' instead"),
+        ("custom_database", {"products": {"fields": {"barcod": None}}}, "products.fields.barcod",
+         "unknown product field 'barcod'"),
+        ("custom_database", {"products": {"fields": {"barcode": ""}}}, "products.fields.barcode",
+         "must name a source column; null unmaps the field, so the source does not send it"),
+    ],
+)  # fmt: skip
+def test_a_field_every_row_needs_cannot_be_unmapped(
+    folder: Path, preset: str, overrides: dict[str, Any], key: str, problem: str
+) -> None:
+    path = _overridden(folder, preset, **overrides)
+    if preset == "flat_file":
+        data = yaml.safe_load(path.read_text())
+        data.pop("connection")
+        path.write_text(yaml.safe_dump({**data, "file": {"path": "/tmp/items.csv"}}))
+    with pytest.raises(ConfigError) as caught:
+        resolve_mapping(load_source(path))
+    error = caught.value
+    assert (error.file, error.key, error.source_id) == (str(path), f"mapping_overrides.{key}", "unmap")
+    assert problem in error.problem
 
 
 def test_check_config_command(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ whole result set in memory unless told to read it through a cursor (:func:`strea
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -138,12 +139,37 @@ def _source_hook_class() -> type[OdbcHook]:
         def driver(self) -> str | None:
             # The provider's property warns that a driver in the connection's extra is not used each time it is
             # read, even when the extra names none and the driver came from the constructor: several lines of
-            # noise per query in task logs and in check-mapping's output.
-            if self._driver:
-                return self._driver.strip().lstrip("{").rstrip("}").strip()
-            return super().driver
+            # noise per query in task logs and in check-mapping's output. Its rule is kept (the extra's driver
+            # only with allow_driver_in_extra); a driver in the extra that is not used is said once, in our words.
+            chosen = self._driver
+            if not chosen:
+                named = self.connection_extra_lower.get("driver")
+                if named and _driver_in_extra_allowed():
+                    chosen = named
+                elif named:
+                    _unused_extra_driver(str(getattr(self, self.conn_name_attr, "")), str(named))
+                chosen = chosen or self.default_driver
+            return chosen.strip().lstrip("{").rstrip("}").strip() if chosen else None
 
     return SourceOdbcHook
+
+
+def _driver_in_extra_allowed() -> bool:
+    """Airflow's ``[providers.odbc] allow_driver_in_extra``: whether a driver named in a connection's extra is used."""
+    from airflow.providers.common.compat.sdk import conf
+
+    return conf.getboolean("providers.odbc", "allow_driver_in_extra", fallback=False)
+
+
+@functools.cache
+def _unused_extra_driver(conn_id: str, driver: str) -> None:
+    """Say once per process that ``conn_id``'s extra names a driver Airflow does not use, and what to do instead."""
+    logging.getLogger(__name__).warning(
+        "connection %r names ODBC driver %r in its extra, which Airflow does not use unless [providers.odbc] "
+        "allow_driver_in_extra is set; name it in the source config's connection.driver instead",
+        conn_id,
+        driver,
+    )
 
 
 def source_hook(conn_id: str, driver: str | None, *, login_timeout: int = 0) -> OdbcHook:

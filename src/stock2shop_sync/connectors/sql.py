@@ -254,6 +254,32 @@ def fill_since(query: str, since: datetime | None, timezone: str = "UTC") -> str
     return _SINCE.sub(lambda _: since_literal(since, timezone), query)
 
 
+#: How often a query whose rows are still arriving says how many it has read.
+PROGRESS_SECONDS = 30.0
+_FROM = re.compile(r"\bFROM\s+([\w.$#\[\]\"`]+)", re.IGNORECASE)
+
+
+class _ReadProgress:
+    """Counts a query's rows as its batches arrive and logs ``read N rows so far`` every :data:`PROGRESS_SECONDS`,
+    so the log of a long read shows that it moves (and how fast), naming the query by its first table."""
+
+    def __init__(self, source_id: str, query: str) -> None:
+        found = _FROM.search(query)
+        self.source_id = source_id
+        self.what = f"FROM {found.group(1)}" if found else "the query"
+        self.rows = 0
+        self.started = self.logged = time.monotonic()
+
+    def add(self, rows: int) -> None:
+        self.rows += rows
+        now = time.monotonic()
+        if now - self.logged >= PROGRESS_SECONDS:
+            self.logged = now
+            log.info(
+                "source %s: read %d rows so far (%s, %.0f s)", self.source_id, self.rows, self.what, now - self.started
+            )
+
+
 class SqlConnector(SourceConnector):
     """Run the mapping's SELECT for an entity and return its rows as a raw frame.
 
@@ -391,7 +417,12 @@ class SqlConnector(SourceConnector):
             login_timeout_sec=self.config.timeouts.odbc_login_seconds,
             query_timeout_sec=self.config.timeouts.odbc_query_seconds or None,
         )
-        table = pa.Table.from_batches(list(batches), schema=batches.schema)
+        progress = _ReadProgress(self.config.source_id, query)
+        gathered = []
+        for batch in batches:
+            gathered.append(batch)
+            progress.add(batch.num_rows)
+        table = pa.Table.from_batches(gathered, schema=batches.schema)
         return table, inferred[0] if inferred else table.schema
 
     def _read_pyodbc(self, query: str, *, limit: int | None = None) -> pd.DataFrame:
@@ -425,11 +456,13 @@ class SqlConnector(SourceConnector):
             columns = [d[0] for d in cursor.description]
             chunks: list[pd.DataFrame] = []
             remaining = limit
+            progress = _ReadProgress(self.config.source_id, query)
             while remaining is None or remaining > 0:
                 size = FETCH_ROWS if remaining is None else min(FETCH_ROWS, remaining)
                 rows = cursor.fetchmany(size)
                 if not rows:
                     break
+                progress.add(len(rows))
                 chunks.append(
                     pd.DataFrame([tuple(r) for r in rows], columns=columns, dtype=object)
                 )  # values as the driver gave them
@@ -444,10 +477,52 @@ class SqlConnector(SourceConnector):
 _PARAM = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def bind(statement: str, values: dict[str, Any]) -> tuple[str, list[Any]]:
+#: Order fields that count or flag: whole numbers, bound as integers (``qty`` too, when it is whole).
+_WHOLE_FIELDS = frozenset({"line_no", "line_count", "is_shipping", "qty", "next_id"})
+
+
+def sql_value(name: str, value: Any, dialect: str | None = None) -> Any:
+    """The order field ``name`` as pyodbc should bind it: in its own type, never as the text of a float.
+
+    pyodbc binds a Python ``float`` as a C double, and psqlODBC sends it to PostgreSQL as 17 significant digits
+    (349.95 arrives as ``349.94999999999999``: inexact in a text or unconstrained NUMERIC column, and refused where
+    PostgreSQL reads the parameter as an integer); a ``Decimal`` arrives as its own digits. So:
+
+    * counts and flags (``line_no``, ``line_count``, ``is_shipping``, ``next_id``, a whole ``qty``) as ``int``;
+    * money and fractional quantities as ``Decimal`` of the number's shortest repr (the digits the order had, or
+      the total rounded to cents), except on SQLite: its ODBC driver binds a Decimal as text, which compares
+      greater than any number in an expression, and SQLite stores NUMERIC columns as REAL anyway;
+    * ``..._date`` fields as ``datetime.date``;
+    * text (``sku`` included, whatever it looks like) as ``str``: every driver here converts text to an integer
+      where the statement compares it with an integer column or casts it, while an integer compared with a text
+      column is not portable (SQL Server converts the column, and fails on its first non-numeric code).
+    """
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        if name in _WHOLE_FIELDS and value.is_integer():
+            return int(value)
+        return value if dialect == "sqlite" else Decimal(repr(value))
+    if isinstance(value, Decimal) and name in _WHOLE_FIELDS and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, str) and name.endswith("_date"):
+        return date.fromisoformat(value)
+    return value
+
+
+def bind(statement: str, values: dict[str, Any], dialect: str | None = None) -> tuple[str, list[Any]]:
     """Turn ``:name`` parameters into ODBC ``?`` markers and the matching argument list.
 
-    :raises OrderError: naming a parameter the statement uses that the order does not provide.
+    Args:
+        statement: SQL with ``:name`` parameters (a ``::`` cast and quoted text are left alone).
+        values: the order's named values (:func:`~stock2shop_sync.model.orders.header_fields`, a line's too).
+        dialect: the database's dialect (:func:`dialect_of`), which decides how money is bound (:func:`sql_value`).
+
+    Returns:
+        The statement with ``?`` markers, and the arguments in their order, each in its type (:func:`sql_value`).
+
+    Raises:
+        OrderError: naming a parameter the statement uses that the order does not provide.
     """
     args: list[Any] = []
 

@@ -60,6 +60,42 @@ class UploadResult:
     batch_sizes: list[int] = field(default_factory=list)
 
 
+class _UploadProgress:
+    """Logs an upload's progress: ``batch k of n accepted (rows so far)`` after every
+    :attr:`Stock2ShopHook.PROGRESS_BATCHES` batches, when :attr:`Stock2ShopHook.PROGRESS_SECONDS` have passed since
+    the last line, and after the last batch, with the time spent waiting for the rate limit so far. Called with the
+    upload's lock held, so batches accepted by several threads are counted in order."""
+
+    def __init__(self, hook: Stock2ShopHook, entity: str, batches: int, items: int) -> None:
+        self.hook = hook
+        self.entity = entity
+        self.batches = batches
+        self.items = items
+        self.sent = 0
+        self.throttled = hook.throttled
+        self.logged = time.monotonic()
+
+    def accepted(self, batch: int, size: int) -> None:
+        """Count the ``batch``-th accepted batch, of ``size`` items, and log the progress when it is due."""
+        self.sent += size
+        now = time.monotonic()
+        due = batch == self.batches or batch % self.hook.PROGRESS_BATCHES == 0
+        if not due and now - self.logged < self.hook.PROGRESS_SECONDS:
+            return
+        self.logged = now
+        waited = self.hook.throttled - self.throttled
+        log.info(
+            "Stock2Shop %s: batch %d of %d accepted (%d of %d items so far%s%s)",
+            self.entity,
+            batch,
+            self.batches,
+            self.sent,
+            self.items,
+            f"; {waited:.1f} s waited for the rate limit" if waited >= 0.1 else "",
+            f"; {self.hook.retries} request(s) retried" if self.hook.retries else "",
+        )
+
+
 def _mask(value: str | None) -> None:
     """Register a secret (the password, a session token) with Airflow's masker, also URL-quoted."""
     from stock2shop_sync.redact import mask
@@ -104,6 +140,13 @@ class Stock2ShopHook(BaseHook):
     }
     MAX_BATCH = 500
     MAX_CONCURRENCY = 16
+    #: An upload logs its progress after this many accepted batches, or when this many seconds have passed since
+    #: its last progress line, and after its last batch.
+    PROGRESS_BATCHES = 50
+    PROGRESS_SECONDS = 30.0
+    #: A wait for the advertised rate limit at least this long is logged as it happens; shorter ones are summed into
+    #: the progress lines.
+    THROTTLE_LOG_SECONDS = 1.0
     #: A request whose token keeps being refused right after fresh logins gives up after this many logins.
     MAX_RELOGINS = 3
 
@@ -137,6 +180,8 @@ class Stock2ShopHook(BaseHook):
         self._limit_lock = threading.Lock()  # threads reading the first answers must not each make a limiter
         self.logins = 0
         self.retries = 0
+        #: seconds spent waiting for the advertised rate limit (throttling), by every thread
+        self.throttled = 0.0
 
     # -- connection -------------------------------------------------------------------------------
     def _connection(self) -> tuple[str, str, str]:
@@ -272,9 +317,21 @@ class Stock2ShopHook(BaseHook):
 
     # -- requests -----------------------------------------------------------------------------------
     def _throttle(self) -> None:
+        """Wait for room under the advertised rate limit (once advertised); a long wait is logged with its length."""
         limiter = self._limiter
-        if limiter is not None:
-            limiter.acquire()
+        if limiter is None:
+            return
+        started = time.monotonic()
+        limiter.acquire()
+        waited = time.monotonic() - started
+        with self._limit_lock:
+            self.throttled += waited
+        if waited >= self.THROTTLE_LOG_SECONDS:
+            log.info(
+                "Stock2Shop: waited %.1f s for the rate limit (%g requests a second, as the API advertises)",
+                waited,
+                self._limit,
+            )
 
     def _advertised(self, per_second: float) -> None:
         """Keep to ``per_second`` requests a second from now on, as the server counts them: in any sliding window
@@ -387,9 +444,20 @@ class Stock2ShopHook(BaseHook):
                     raise
                 delay = self._retry_delay(attempt, response)
                 self.retries += 1
-                log.warning(
-                    "Stock2Shop %s: %s; retry %d/%d in %.1fs", endpoint, exc, attempt, self.max_retries - 1, delay
-                )
+                if exc.status == 429:
+                    told = response is not None and response.headers.get("Retry-After")
+                    log.warning(
+                        "Stock2Shop %s: rate limited (HTTP 429); waiting %.1f s (%s) before retry %d/%d",
+                        endpoint,
+                        delay,
+                        f"Retry-After: {told}" if told else "backoff",
+                        attempt,
+                        self.max_retries - 1,
+                    )
+                else:
+                    log.warning(
+                        "Stock2Shop %s: %s; retry %d/%d in %.1fs", endpoint, exc, attempt, self.max_retries - 1, delay
+                    )
                 time.sleep(delay)
 
     # -- API ------------------------------------------------------------------------------------------
@@ -427,6 +495,8 @@ class Stock2ShopHook(BaseHook):
         self.retries = 0
         head, tail = f'{{"{key}":['.encode(), b"]}"
         lock = threading.Lock()
+        starts = list(range(0, len(lines), self.batch_size))
+        progress = _UploadProgress(self, entity, len(starts), len(lines))
 
         def send(start: int) -> None:
             batch = lines[start : start + self.batch_size]
@@ -443,10 +513,10 @@ class Stock2ShopHook(BaseHook):
                 result.batches += 1
                 result.batch_sizes.append(len(batch))
                 result.queued += int(answer.get("queued", len(batch))) if isinstance(answer, dict) else len(batch)
+                progress.accepted(result.batches, len(batch))
             if on_accepted is not None:
                 on_accepted(start, start + len(batch))
 
-        starts = list(range(0, len(lines), self.batch_size))
         if concurrency <= 1 or len(starts) <= 1:
             for start in starts:
                 send(start)

@@ -10,7 +10,8 @@ import functools
 import logging
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,6 +29,93 @@ CLEANED = "_cleaned"
 
 #: Columns whose surrounding white space is kept (HTML may be laid out on purpose); every other column is trimmed.
 UNTRIMMED_FIELDS = frozenset({"body_html"})
+
+
+@dataclass(frozen=True)
+class FieldDoc:
+    """One canonical field a mapping may map: what it is, whether validation requires it, and what gives its value
+    when it is not mapped. The README's field tables are generated from these (``settings_doc``), and a mapping
+    override may not unmap a required field nothing else gives (``config.resolve_mapping``); tests hold
+    ``required`` to what :mod:`stock2shop_sync.model.validation` does."""
+
+    name: str
+    what: str
+    #: ``every row``: a row without it is quarantined; ``active rows``: an Active row without it is; else "".
+    required: Literal["", "every row", "active rows"] = ""
+    #: Fields, or mapping sections (``price_lists``, ``warehouses``), that give the value when it is not mapped.
+    fallback: tuple[str, ...] = ()
+
+
+_RULE_FLAG = (
+    "the ERP's own {} flag, read by the site rules (`settings.inactive_items`, `settings.service_items`); not sent"
+)
+#: Product fields in the order the README lists them; a pattern's name shows its variable part as ``<tier>``.
+PRODUCT_FIELD_DOCS: tuple[FieldDoc, ...] = (
+    FieldDoc(
+        "source_product_code",
+        "the product's grouping code: variants that share it are one product",
+        "every row",
+        ("source_variant_code",),
+    ),
+    FieldDoc("source_variant_code", "the variant's own code in the source", "every row", ("sku",)),
+    FieldDoc("sku", "the variant's SKU: the key rows are matched, counted and reported by", "every row"),
+    FieldDoc("title", "the product's title (see `settings.title_rule` for variants' own descriptions)", "active rows"),
+    FieldDoc("body_html", "the product's description, as HTML (its white space is kept)"),
+    FieldDoc("collection", "the product's collection (category)"),
+    FieldDoc("product_type", "the product's type"),
+    FieldDoc("vendor", "the product's vendor (brand)"),
+    FieldDoc("tags", "comma-separated tags, sent sorted and without repeats"),
+    FieldDoc(
+        "product_active",
+        "Ignore, Active or Delete (or I, A, D): Ignore rows are not sent, Delete rows are sent inactive",
+        "every row",
+        ("item_active", "item_blocked", "service_item", "stock_item"),
+    ),
+    FieldDoc("barcode", "the variant's barcode (EAN, UPC)"),
+    FieldDoc("grams", "the variant's weight in grams, a whole number"),
+    FieldDoc(
+        "qty",
+        "stock on hand, a whole number (`settings.fractional_qty` decides fractions; negative stock is sent as 0)",
+        "active rows",
+        ("warehouses",),
+    ),
+    FieldDoc("price", "the selling price (rounded to `settings.price_decimals`)", "active rows", ("price_lists",)),
+    FieldDoc("inventory_management", "whether Stock2Shop tracks the variant's stock: true or false (default true)"),
+    FieldDoc("sync_token", "Stock2Shop's `sync_token`, sent as given (default 0)"),
+    *(FieldDoc(f"option{n}_name", f"the name of option {n} (Size, Colour), one per product") for n in (1, 2, 3)),
+    *(FieldDoc(f"option{n}_value", f"the variant's value of option {n} (needs `option{n}_name`)") for n in (1, 2, 3)),
+    FieldDoc("group_title", "the product title `settings.title_rule: field` takes; not sent itself"),
+    FieldDoc("item_active", _RULE_FLAG.format("active")),
+    FieldDoc("item_blocked", _RULE_FLAG.format("blocked")),
+    FieldDoc("service_item", _RULE_FLAG.format("service item")),
+    FieldDoc("stock_item", _RULE_FLAG.format("stock item")),
+    FieldDoc("price_<tier>", "the price in a price tier (`price_tiers`); a price-list query gives them too"),
+    FieldDoc("qty_<warehouse>", "stock in one warehouse (`qty_availability`); a warehouse query gives them too"),
+    FieldDoc("meta_<key>", "a product meta value"),
+    FieldDoc("variant_meta_<key>", "a variant meta value"),
+    FieldDoc("image<N>", "an image URL; images are sent in their number's order (image1, image2...)"),
+)
+#: Customer fields in the order the README lists them.
+CUSTOMER_FIELD_DOCS: tuple[FieldDoc, ...] = (
+    FieldDoc("source_customer_code", "the customer's account code: the key rows are matched by", "every row"),
+    FieldDoc("customer_active", "Ignore, Active or Delete (or I, A, D), as `product_active`", "every row"),
+    FieldDoc("first_name", "the contact's first name", "active rows", ("full_name",)),
+    FieldDoc("last_name", "the contact's last name", "active rows", ("full_name",)),
+    FieldDoc(
+        "full_name",
+        "one contact name, split at its first space into `first_name` and `last_name` where those are not "
+        "mapped; not sent itself",
+    ),
+    FieldDoc("email", "the customer's email address, which Stock2Shop requires", "active rows"),
+    FieldDoc("accepts_marketing", "whether the customer accepts marketing: true or false (default false)"),
+    FieldDoc("meta_<key>", "a customer meta value"),
+)
+FIELD_DOCS: dict[str, tuple[FieldDoc, ...]] = {"products": PRODUCT_FIELD_DOCS, "customers": CUSTOMER_FIELD_DOCS}
+
+
+def field_doc(entity: str, name: str) -> FieldDoc | None:
+    """The catalogue entry of a fixed field of ``entity`` (not a pattern), or None."""
+    return next((doc for doc in FIELD_DOCS[entity] if doc.name == name), None)
 
 
 class MappingError(Exception):

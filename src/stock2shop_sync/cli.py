@@ -36,8 +36,49 @@ def check_config(directory: str | None) -> int:
     for error in errors:
         print(f"ERROR  {error}")
     print(f"{len(configs)} valid source config(s), {len(errors)} with errors in {folder}")
+    _print_shadowed_connections(configs)
     ledger_ok = _print_state_store(takes_orders=any(c.orders.enabled for c in configs))
     return 1 if errors or not configs or not ledger_ok else 0
+
+
+def _print_shadowed_connections(configs: list[Any]) -> None:
+    """Warn about each connection the sources use that is both in the metadata database (made or edited on the UI's
+    Connections page) and in an ``AIRFLOW_CONN_<ID>`` environment variable: Airflow reads the environment first,
+    so the UI's copy is silently ignored. Nothing is printed when the database cannot be read."""
+    from stock2shop_sync.factory import env_connections
+
+    from_env: dict[str, str] = {}
+    for config in configs:
+        from_env.update(env_connections(config))
+    in_db = _connections_in_metadata_db(sorted(from_env)) if from_env else set()
+    for conn_id in sorted(in_db):
+        print(
+            f"WARNING connection {conn_id!r} is defined both in the metadata database (UI) and by "
+            f"{from_env[conn_id]}; the environment variable wins"
+        )
+
+
+def _connections_in_metadata_db(conn_ids: list[str]) -> set[str]:
+    """Which of ``conn_ids`` the Airflow metadata database's connection table holds; empty when there is no
+    database yet, it is not migrated or it does not answer (this check is a courtesy and must not fail the command).
+    A SQLite database file that does not exist is not created."""
+    try:
+        from airflow import settings
+        from airflow.models.connection import Connection
+        from sqlalchemy import select
+
+        engine = settings.engine
+        if engine is None:
+            return set()
+        url = engine.url
+        if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+            return set()
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            return set(session.scalars(select(Connection.conn_id).where(Connection.conn_id.in_(conn_ids))))
+    except Exception:  # noqa: BLE001 - a missing, unmigrated or unreachable database only skips the check
+        return set()
 
 
 def _print_state_store(*, takes_orders: bool) -> bool:
@@ -400,15 +441,15 @@ def demo_summary(source_id: str, sandbox_url: str) -> int:
     report = json.loads(report_path.read_text())
     configs, _ = _load()
     s2s_source = next((c.stock2shop.source_id for c in configs if c.source_id == source_id), None)
-    print(f"\nStock2Shop sync of source '{source_id}' (run {report['run_id']})")
+    print(f"\nStock2Shop sync of source '{source_id}' (run {report['run_id']}{_run_state(report)})")
     print(
         f"{'entity':<10} {'extracted':>9} {'valid':>6} {'quarantined':>11} "
-        f"{'ignored':>7} {'deleted':>7} {'uploaded':>8}"
+        f"{'ignored':>7} {'deleted':>7} {'uploaded':>8}  status"
     )
     for entity, c in report["entities"].items():
         print(
             f"{entity:<10} {c['extracted']:>9} {c['valid']:>6} {c['quarantined']:>11} {c['ignored']:>7} "
-            f"{c['deleted']:>7} {c['uploaded']:>8}"
+            f"{c['deleted']:>7} {c['uploaded']:>8}  {_status(c)}"
         )
     for c in report["entities"].values():
         for linked_id, link in (c.get("linked") or {}).items():
@@ -448,9 +489,25 @@ def demo_summary(source_id: str, sandbox_url: str) -> int:
         f"{stats['rate_limited']} requests rate-limited)."
     )
     print(f"See them at {sandbox_url}/  (JSON: {sandbox_url}/sandbox/products, {sandbox_url}/sandbox/customers)")
-    if report.get("orders"):
-        _print_orders(report["orders"], source_id)
+    orders = report.get("orders") or {}
+    if orders.get("counts") is not None:
+        _print_orders(orders, source_id)
+    elif orders:
+        print(f"\nOrders: {_status(orders)}")
     return 0
+
+
+def _run_state(report: dict[str, Any]) -> str:
+    """``, failed: steps ...`` for a run report of a failed run; empty for a successful one (or an older report)."""
+    if report.get("state") != "failed":
+        return ""
+    return f", failed: {', '.join(report.get('failed_steps') or []) or 'see the step states'}"
+
+
+def _status(part: dict[str, Any]) -> str:
+    """An entity's (or the orders') status in a run report: ``synced``, ``skipped``, ``failed at <step>``."""
+    status = part.get("status", "")
+    return f"{status} at {part['failed_step']}" if part.get("failed_step") else status
 
 
 def _print_orders(orders: dict[str, Any], source_id: str) -> None:

@@ -1,22 +1,24 @@
 """Build one Airflow DAG per source config. No database or network I/O happens here (parse time).
 
-A source's DAG, per entity it syncs: ``extract_<entity> >> validate_<entity> >> upload_<entity>``;
-then ``push_orders`` (sources that take orders) and ``report``. Uploads run one after another because a new
-Stock2Shop login invalidates older tokens.
+A source's DAG, per entity it syncs and in a task group named for it: ``extract_<entity> >> validate_<entity> >>
+upload_<entity>``; then ``push_orders`` (sources that take orders) and ``report``, which runs whatever happened
+before it and fails the run when a step failed. Uploads run one after another because a new Stock2Shop login
+invalidates older tokens.
 
 A broken config never hides the other sources: it becomes a DAG of its own, tagged ``config-error``, whose
-description and docs carry the error and whose only task fails with it. ``make check-config`` prints the
-same errors from the command line.
+description and docs carry the error and whose only task fails with it, in a run of its own as soon as the
+scheduler sees it. ``make check-config`` prints the same errors from the command line.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup
 
 from stock2shop_sync.config import ConfigError, SourceConfig, linked_sources, load_all
 from stock2shop_sync.operators.sync import (
@@ -53,7 +55,36 @@ def _location(config: SourceConfig) -> str:
     return "(nothing)"
 
 
+def connection_ids(config: SourceConfig) -> list[str]:
+    """The Airflow connections a source reads, writes orders and uploads through, sorted and without repeats."""
+    ids = {
+        config.connection.conn_id if config.connection else None,
+        config.orders.conn_id,
+        config.stock2shop.conn_id if config.stock2shop else None,
+    }
+    return sorted(i for i in ids if i)
+
+
+def connection_env_var(conn_id: str) -> str:
+    """The environment variable Airflow reads connection ``conn_id`` from (``AIRFLOW_CONN_<CONN_ID>``)."""
+    return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+def env_connections(config: SourceConfig) -> dict[str, str]:
+    """The source's connections that are set by an environment variable of this process: conn_id -> variable.
+
+    Airflow looks connections up in the environment before the metadata database, so such a connection cannot be
+    changed on the UI's Connections page. Only the environment is read (safe at parse time).
+    """
+    return {c: connection_env_var(c) for c in connection_ids(config) if os.environ.get(connection_env_var(c))}
+
+
 def _doc(config: SourceConfig) -> str:
+    shadowed = "".join(
+        f"* connection `{conn_id}` comes from the environment variable {var}: edits on the UI's Connections page "
+        "are not used\n"
+        for conn_id, var in env_connections(config).items()
+    )
     return (
         f"### Stock2Shop source `{config.source_id}`\n\n{config.description}\n\n"
         f"* type: `{config.type}` (mapping `{config.mapping_name}`)\n"
@@ -61,7 +92,16 @@ def _doc(config: SourceConfig) -> str:
         f"* reads from: {_location(config)}\n"
         f"* entities: {', '.join(config.entities)}\n"
         f"* config file: `{config.path}`\n"
+        f"{shadowed}"
     )
+
+
+def _display_name(config: SourceConfig) -> str:
+    """The name the UI lists the DAG under: the source's description, then its id (the dag id stays ``s2s_<id>``)."""
+    description = " ".join(config.description.split())
+    if len(description) > 150:
+        description = description[:149].rstrip() + "…"
+    return f"{description} ({config.source_id})" if description else config.source_id
 
 
 def _params(config: SourceConfig) -> dict[str, Param]:
@@ -78,10 +118,14 @@ def _params(config: SourceConfig) -> dict[str, Param]:
             ),
             section="What to sync",
         ),
+        # `examples` makes the trigger form show a multi-select of these (it reads `examples`, or a top-level
+        # `enum`, of an array param; an `enum` only on the items gives a free-text box); `items.enum` still
+        # refuses a name that is not one of them.
         "entities": Param(
             entities,
             type="array",
             items={"type": "string", "enum": entities},
+            examples=entities,
             uniqueItems=True,
             title="Entities",
             description="Which entities this run syncs; the others' tasks are skipped.",
@@ -138,6 +182,7 @@ def build_source_dag(
     schedule = CronDataIntervalTimetable(config.schedule, timezone="UTC") if config.schedule else None
     with DAG(
         dag_id=config.dag_id,
+        dag_display_name=_display_name(config),
         description=config.description or f"Sync {config.type} source {config.source_id} into Stock2Shop",
         doc_md=_doc(config),
         schedule=schedule,
@@ -151,60 +196,66 @@ def build_source_dag(
         dagrun_timeout=timedelta(minutes=config.timeouts.run_minutes),
     ) as dag:
         limits = config.timeouts
-        step_ids: list[str] = []
+        # Each entity's tasks in the order they run (an entity's task group), then the orders push: what the
+        # report reads the state and output of.
+        steps: dict[str, list[str]] = {}
         previous_upload = None
         for entity in config.entities:
             common = {"config_path": config.path, "entity": entity}
-            extract = SourceExtractOperator(
-                task_id=f"extract_{entity}",
-                execution_timeout=timedelta(minutes=limits.extract_minutes),
-                **_pool(config.read_pool),
-                **common,
-            )
-            step_ids.append(extract.task_id)
-            before_validate = extract
-            if entity == "products" and (linked or broken_links):
-                extracts = {
-                    other.path: SourceExtractOperator(
-                        task_id=f"extract_linked_{other.source_id}",
-                        config_path=other.path,
-                        entity="products",
-                        execution_timeout=timedelta(minutes=other.timeouts.extract_minutes),
-                        **_pool(other.read_pool),
-                    )
-                    for other in linked
-                }
-                before_validate = MergeLinkedOperator(
-                    task_id="merge_products",
-                    upstream_task_id=extract.task_id,
-                    linked={path: task.task_id for path, task in extracts.items()},
-                    execution_timeout=timedelta(minutes=limits.merge_minutes),
+            # No group prefix: task ids stay `extract_products` etc., which XCom pulls and the report rely on.
+            with TaskGroup(group_id=entity, prefix_group_id=False, tooltip=f"sync {entity} of {config.source_id}"):
+                extract = SourceExtractOperator(
+                    task_id=f"extract_{entity}",
+                    execution_timeout=timedelta(minutes=limits.extract_minutes),
+                    **_pool(config.read_pool),
                     **common,
                 )
-                [extract, *extracts.values()] >> before_validate
-                for error in broken_links:
-                    stem = "".join(ch if ch.isalnum() else "_" for ch in Path(error.file).stem.lower())
-                    ConfigErrorOperator(task_id=f"linked_config_error_{stem}", error=str(error)) >> before_validate
-                step_ids.append(before_validate.task_id)
-            validate = ValidateOperator(
-                task_id=f"validate_{entity}",
-                upstream_task_id=before_validate.task_id,
-                execution_timeout=timedelta(minutes=limits.validate_minutes),
-                **common,
-            )
-            upload = Stock2ShopUploadOperator(
-                task_id=f"upload_{entity}",
-                upstream_task_id=validate.task_id,
-                execution_timeout=timedelta(minutes=limits.upload_minutes),
-                **_pool(config.upload_pool),
-                **common,
-            )
-            before_validate >> validate >> upload
+                entity_steps = [extract.task_id]
+                before_validate = extract
+                if entity == "products" and (linked or broken_links):
+                    extracts = {
+                        other.path: SourceExtractOperator(
+                            task_id=f"extract_linked_{other.source_id}",
+                            config_path=other.path,
+                            entity="products",
+                            execution_timeout=timedelta(minutes=other.timeouts.extract_minutes),
+                            **_pool(other.read_pool),
+                        )
+                        for other in linked
+                    }
+                    before_validate = MergeLinkedOperator(
+                        task_id="merge_products",
+                        upstream_task_id=extract.task_id,
+                        linked={path: task.task_id for path, task in extracts.items()},
+                        execution_timeout=timedelta(minutes=limits.merge_minutes),
+                        **common,
+                    )
+                    [extract, *extracts.values()] >> before_validate
+                    entity_steps += [task.task_id for task in extracts.values()]
+                    for error in broken_links:
+                        stem = "".join(ch if ch.isalnum() else "_" for ch in Path(error.file).stem.lower())
+                        held = ConfigErrorOperator(task_id=f"linked_config_error_{stem}", error=str(error))
+                        held >> before_validate
+                        entity_steps.append(held.task_id)
+                    entity_steps.append(before_validate.task_id)
+                validate = ValidateOperator(
+                    task_id=f"validate_{entity}",
+                    upstream_task_id=before_validate.task_id,
+                    execution_timeout=timedelta(minutes=limits.validate_minutes),
+                    **common,
+                )
+                upload = Stock2ShopUploadOperator(
+                    task_id=f"upload_{entity}",
+                    upstream_task_id=validate.task_id,
+                    execution_timeout=timedelta(minutes=limits.upload_minutes),
+                    **_pool(config.upload_pool),
+                    **common,
+                )
+                before_validate >> validate >> upload
             if previous_upload is not None:
                 previous_upload >> upload
             previous_upload = upload
-            step_ids += [validate.task_id, upload.task_id]
-        last = dag.get_task(step_ids[-1])
+            steps[entity] = [*entity_steps, validate.task_id, upload.task_id]
         if config.orders.enabled:
             # Orders flow even when the catalogue sync failed: they wait for it, never on it.
             # One push of a source at a time (make pools creates the pool); exactly-once rests on the ledger's claims.
@@ -215,19 +266,21 @@ def build_source_dag(
                 pool=config.order_pool,
                 execution_timeout=timedelta(minutes=limits.orders_minutes),
             )
-            last >> push
-            step_ids.append(push.task_id)
-        # none_failed: the report also runs when a manual run skipped entities, and a failed step still fails it.
+            dag.get_task(steps[config.entities[-1]][-1]) >> push
+            steps["orders"] = [push.task_id]
+        # all_done: the report runs whatever happened before it, so a run whose customers failed still says what its
+        # products did. It then fails when a step failed, so the run (judged by its leaves) is failed too. It sends
+        # no failure alert of its own: the failed step has sent one.
         report = SyncReportOperator(
             task_id="report",
             config_path=config.path,
-            step_task_ids=step_ids,
-            trigger_rule="none_failed",
+            steps=steps,
+            trigger_rule="all_done",
+            on_failure_callback=None,
             execution_timeout=timedelta(minutes=limits.report_minutes),
         )
-        # Downstream of every step, so any failed step fails the report, the run's leaf (a run is judged by its
-        # leaves); skipped steps (entities not selected) do not.
-        [dag.get_task(task_id) for task_id in step_ids] >> report
+        # Downstream of every step (linked extracts too), so it runs only once all of them have finished.
+        [dag.get_task(task_id) for task_ids in steps.values() for task_id in task_ids] >> report
     return dag
 
 
@@ -236,16 +289,23 @@ def _safe(name: str) -> str:
 
 
 def build_error_dag(error: ConfigError, dag_id: str | None = None) -> DAG:
-    """A stand-in DAG that makes a broken config visible in the UI."""
+    """A stand-in DAG that makes a broken config visible in the UI.
+
+    It runs once on its own (``@once``, unpaused), so its failed run shows red in the DAG list as soon as the
+    scheduler sees it, without anyone triggering it. A dag id that already had scheduled runs (a source whose
+    config broke later) is not run again by ``@once``; its display name and description still say CONFIG ERROR.
+    """
     with DAG(
         dag_id=dag_id or f"s2s_{_safe(error.source_id or Path(error.file).stem)}",
+        dag_display_name=f"CONFIG ERROR: {Path(error.file).stem}",
         description=f"CONFIG ERROR: {error}"[:200],
         doc_md=(
             f"### Invalid source config\n\n* file: `{error.file}`\n* key: `{error.key}`\n* problem: {error.problem}\n"
         ),
-        schedule=None,
+        schedule="@once",
         start_date=START_DATE,
         catchup=False,
+        is_paused_upon_creation=False,
         tags=["stock2shop", "config-error"],
     ) as dag:
         ConfigErrorOperator(task_id="config_error", error=str(error))

@@ -409,15 +409,91 @@ def push_orders(
     return {"entity": "orders", "dry_run": dry_run, **result.as_dict()}
 
 
-def report(config: SourceConfig, run_id: str, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Write the run report (counts per entity and where the quarantine reports are)."""
-    summary: dict[str, Any] = {"source_id": config.source_id, "run_id": run_id, "entities": {}}
+def _default_plan(config: SourceConfig, steps: dict[str, Any]) -> dict[str, list[str]]:
+    """Each entity's step task ids as the DAG names them, when the caller gives none (a run outside Airflow)."""
+    plan = {
+        entity: [
+            task_id
+            for task_id in (f"extract_{entity}", f"merge_{entity}", f"validate_{entity}", f"upload_{entity}")
+            if not task_id.startswith("merge_") or task_id in steps
+        ]
+        for entity in config.entities
+    }
+    if config.orders.enabled:
+        plan["orders"] = ["push_orders"]
+    return plan
+
+
+def _entity_status(task_ids: list[str], states: dict[str, str | None]) -> tuple[str, str | None]:
+    """An entity's status from its steps' states (in the order they run) and the step that failed, if any.
+
+    ``synced``: every step succeeded. ``failed``: a step failed (the first failed one is named; when none failed
+    itself, the first that could not run because a step of another entity failed). ``skipped``: not selected in
+    this run. ``incomplete``: a step has no final state (it did not run, or the states are unknown).
+    """
+    ordered = [(task_id, states.get(task_id)) for task_id in task_ids]
+    for wanted in ("failed", "upstream_failed"):
+        failed = next((task_id for task_id, state in ordered if state == wanted), None)
+        if failed is not None:
+            return "failed", failed
+    if all(state == "success" for _, state in ordered):
+        return "synced", None
+    if any(state == "skipped" for _, state in ordered) and all(s in ("success", "skipped") for _, s in ordered):
+        return "skipped", None
+    return "incomplete", None
+
+
+def report(
+    config: SourceConfig,
+    run_id: str,
+    steps: dict[str, dict[str, Any] | None],
+    states: dict[str, str | None] | None = None,
+    plan: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """Write the run report: each step's state, a status per entity, the counts of the steps that ran and where
+    the quarantine reports are. It is written for failed runs too (``latest_run_report.json`` is always the
+    last run's).
+
+    Args:
+        config: the source.
+        run_id: the Airflow run.
+        steps: each step's output (its XCom) by task id; ``None`` or absent for a step that returned nothing.
+        states: each step's task state (``success``, ``failed``, ``upstream_failed``, ``skipped``...); by default
+            ``success`` for the steps that have an output.
+        plan: each entity's step task ids in the order they run, ``"orders"`` the orders push; by default the DAG's
+            names (``extract_<entity>``, ``merge_<entity>``, ``validate_<entity>``, ``upload_<entity>``).
+
+    Returns:
+        The report: ``source_id``, ``run_id``, ``state`` (``success`` or ``failed``), ``failed_steps`` (the steps
+        that failed), ``steps`` (task id -> state), ``entities`` (per entity: ``status``, ``failed_step``,
+        ``steps`` and the counts), ``orders`` (the push's result with its ``status``, for sources that take
+        orders) and ``report`` (where it was written).
+    """
+    plan = plan or _default_plan(config, steps)
+    if states is None:
+        states = {task_id: "success" for task_ids in plan.values() for task_id in task_ids if steps.get(task_id)}
+    step_states = {task_id: states.get(task_id) for task_ids in plan.values() for task_id in task_ids}
+    failed_steps = [task_id for task_id, state in step_states.items() if state == "failed"]
+    not_run = [task_id for task_id, state in step_states.items() if state == "upstream_failed"]
+    summary: dict[str, Any] = {
+        "source_id": config.source_id,
+        "run_id": run_id,
+        "state": "failed" if failed_steps or not_run else "success",
+        "failed_steps": failed_steps,
+        "steps": step_states,
+        "entities": {},
+    }
     for entity in config.entities:
         extracted, validated, uploaded = (
             steps.get(f"{step}_{entity}") or {} for step in ("extract", "validate", "upload")
         )
         merged = steps.get(f"merge_{entity}") or {}
+        task_ids = plan.get(entity, [])
+        status, failed_step = _entity_status(task_ids, step_states)
         summary["entities"][entity] = {
+            "status": status,
+            "failed_step": failed_step,
+            "steps": {task_id: step_states.get(task_id) for task_id in task_ids},
             "extracted": extracted.get("rows", 0),
             "valid": validated.get("valid", 0),
             "quarantined": validated.get("invalid", 0),
@@ -431,20 +507,34 @@ def report(config: SourceConfig, run_id: str, steps: dict[str, dict[str, Any]]) 
             "quarantine_report": validated.get("quarantine_report"),
             **({"linked": merged["linked"]} if merged.get("linked") else {}),
         }
-    if steps.get("push_orders"):
-        summary["orders"] = steps["push_orders"]
+    if "orders" in plan:
+        status, failed_step = _entity_status(plan["orders"], step_states)
+        summary["orders"] = {"status": status, "failed_step": failed_step, **(steps.get("push_orders") or {})}
     folder = staging.run_folder(config.source_id, run_id)
     summary["report"] = staging.write_json(summary, folder / "run_report.json")
     staging.write_json(summary, staging.staging_root() / config.source_id / "latest_run_report.json")
     for entity, counts in summary["entities"].items():
         log.info(
-            "source %s %s: extracted %d, valid %d, quarantined %d, ignored %d, uploaded %d",
+            "source %s %s: %s%s; extracted %d, valid %d, quarantined %d, ignored %d, uploaded %d",
             config.source_id,
             entity,
+            counts["status"],
+            f" at {counts['failed_step']}" if counts["failed_step"] else "",
             counts["extracted"],
             counts["valid"],
             counts["quarantined"],
             counts["ignored"],
             counts["uploaded"],
         )
+    if "orders" in summary:
+        orders = summary["orders"]
+        at = f" at {orders['failed_step']}" if orders["failed_step"] else ""
+        log.info("source %s orders: %s%s", config.source_id, orders["status"], at)
+    log.info(
+        "source %s run %s: %s; step states: %s",
+        config.source_id,
+        run_id,
+        summary["state"],
+        ", ".join(f"{task_id} {state}" for task_id, state in step_states.items()),
+    )
     return summary

@@ -3,6 +3,7 @@ order fails the task (so alerts fire) without stopping the others, and the run r
 
 from __future__ import annotations
 
+import json
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pyodbc
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
+from stock2shop_sync.staging import staging_root
 from tests.e2e.test_dag_run import _run
 from tests.orders_helpers import add_orders, sandbox_orders, system_order, write_order_source
 
@@ -56,6 +58,11 @@ def test_the_dag_raises_orders_for_synced_skus_and_fails_on_a_bad_one(
         ("S2S-801", number, "HOOD-ZIP-XL", 1.0),
         ("S2S-801", number, "HW-HAMMER-16", 2.0),
     ]
-    # The report waits on every step, so a failed order leaves the whole run failed (it is a leaf's state that
-    # Airflow judges a run by).
-    assert states["report"] == TaskInstanceState.UPSTREAM_FAILED
+    # The report runs after every step whatever they did, writes the run report (with the push's counts), then
+    # fails, so a failed order leaves the whole run failed (it is a leaf's state that Airflow judges a run by).
+    assert states["report"] == TaskInstanceState.FAILED
+    report = json.loads((staging_root() / "order_shop" / "latest_run_report.json").read_text())
+    assert report["failed_steps"] == ["push_orders"]
+    assert (report["orders"]["status"], report["orders"]["failed_step"]) == ("failed", "push_orders")
+    assert report["orders"]["counts"] == {"pending": 2, "failed": 1, "raised": 1}  # the failed push's own counts
+    assert report["entities"]["products"]["status"] == "synced"

@@ -223,23 +223,50 @@ class PushOrdersOperator(BaseOperator):
 
 
 class SyncReportOperator(BaseOperator):
-    """Write the run's report (counts per entity, quarantine report paths) and log its summary."""
+    """Write the run's report whatever its steps did, log it, and fail when a step failed.
+
+    It runs with ``trigger_rule="all_done"``: a run whose products synced and whose customers failed still gets a
+    report with the products' counts. It reads each step's state through the Task SDK (a task cannot query the
+    metadata database in Airflow 3) and its output through XCom, and writes per-step states, a status per entity
+    and the counts of the steps that ran (:func:`stock2shop_sync.pipeline.report`). Then it raises
+    :class:`AirflowFailException` naming the failed steps, so the run is still marked failed.
+
+    :param config_path: the source's config file.
+    :param steps: each entity's task ids in the order they run (``"orders"``: the orders push).
+    """
 
     template_fields: Sequence[str] = ("config_path",)
     ui_color = "#e2e3e5"
 
-    def __init__(self, *, config_path: str, step_task_ids: list[str], **kwargs: Any) -> None:
+    def __init__(self, *, config_path: str, steps: dict[str, list[str]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config_path = config_path
-        self.step_task_ids = step_task_ids
+        self.steps = steps
+
+    def _states(self, context: Context, task_ids: list[str]) -> dict[str, str | None]:
+        """Each step's state in this run, from the Execution API (``None``: no state, e.g. never scheduled)."""
+        ti = context["ti"]
+        found = ti.get_task_states(dag_id=ti.dag_id, task_ids=task_ids, run_ids=[ti.run_id]).get(ti.run_id) or {}
+        states = {task_id: found.get(task_id) for task_id in task_ids}
+        return {task_id: str(getattr(state, "value", state)) if state else None for task_id, state in states.items()}
 
     def execute(self, context: Context) -> dict[str, Any]:
         from stock2shop_sync import pipeline
 
         config = _load(self.config_path)
         ti = context["ti"]
-        steps = {task_id.split(".")[-1]: ti.xcom_pull(task_ids=task_id) for task_id in self.step_task_ids}
-        summary = pipeline.report(config, context["run_id"], steps)
+        task_ids = [task_id for task_ids in self.steps.values() for task_id in task_ids]
+        states = self._states(context, task_ids)
+        # A failed step may still have pushed its output (push_orders does before failing): counts are kept.
+        outputs = {task_id: ti.xcom_pull(task_ids=task_id) for task_id in task_ids}
+        summary = pipeline.report(config, context["run_id"], outputs, states=states, plan=self.steps)
+        if summary["state"] == "failed":
+            not_run = [task_id for task_id, state in summary["steps"].items() if state == "upstream_failed"]
+            raise AirflowFailException(
+                f"steps failed: {', '.join(summary['failed_steps']) or '(none itself)'}"
+                + (f"; not run because of them: {', '.join(not_run)}" if not_run else "")
+                + f" (run report: {summary['report']})"
+            )
         from stock2shop_sync.notifications import quality_notifiers
 
         for notifier in quality_notifiers(config, summary):

@@ -6,11 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV := source scripts/env.sh &&
 
-.PHONY: help install odbc demo up test bench order-faults lint check-config check-mapping order-ddl retry-order pools cluster cluster-stop cluster-check sandbox stop lock clean
+.PHONY: help install odbc demo up run sandbox-order test bench order-faults lint check-config check-mapping order-ddl retry-order pools cluster cluster-stop cluster-check sandbox stop lock clean
 
 help:
 	@echo "make demo          run the demo source end to end against the Stock2Shop sandbox"
-	@echo "make up            airflow standalone on http://localhost:8080 with the demo sources and the sandbox"
+	@echo "make up            airflow standalone on http://localhost:8080 (AIRFLOW_PORT=<port> moves it) with every"
+	@echo "                   configured source, the demo data and the sandbox"
+	@echo "make run SOURCE=<id> [CONF='{\"full_sync\": true}']  one run of a source's DAG here, then what it did"
+	@echo "make sandbox-order SOURCE=<id> SKU=<sku>[,<sku>] [QTY=n]  a test web order for a source, in the sandbox"
 	@echo "make test          run the whole test suite (real ODBC to SQLite, PostgreSQL and MariaDB)"
 	@echo "make bench         1M-variant benchmark against the OdbcHook/row-wise baseline (PostgreSQL + sandbox)"
 	@echo "make order-faults  every order sink under injected faults, overlapping runs and a killed run: exactly once?"
@@ -42,6 +45,14 @@ demo: install
 
 up: install
 	@bash scripts/up.sh
+
+run: install
+	@test -n "$(SOURCE)" || { echo "usage: make run SOURCE=<source_id> [CONF='{\"full_sync\": true}']"; exit 2; }
+	@bash scripts/run.sh $(SOURCE) '$(CONF)'
+
+sandbox-order: install
+	@test -n "$(SOURCE)" -a -n "$(SKU)" || { echo "usage: make sandbox-order SOURCE=<source_id> SKU=<sku>[,<sku>...] [QTY=n]"; exit 2; }
+	@$(ENV) $(BIN)/python -m stock2shop_sync.cli sandbox-order $(SOURCE) --sku '$(SKU)' --qty $(or $(QTY),1) --sandbox "http://127.0.0.1:$$SANDBOX_PORT"
 
 test: install
 	@bash scripts/ensure_test_tools.sh

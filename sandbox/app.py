@@ -982,8 +982,9 @@ def create_app(db_path: str, settings: SandboxSettings | None = None) -> FastAPI
         return {"status": "reset"}
 
     @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> dict[str, Any]:
+        # The process id lets a start script tell its own sandbox from another one on the same port.
+        return {"status": "ok", "pid": os.getpid(), "sources": sorted(settings.sources)}
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:

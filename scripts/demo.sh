@@ -20,8 +20,7 @@ done
 echo "==> source configs"
 "$BIN/python" -m stock2shop_sync.cli check-config
 
-SANDBOX_SOURCES="101:Demo custom database,102:Demo Sage Evolution,103:Demo Sage Pastel Partner,104:Demo Sage Accounting,105:Demo iSync" \
-  "$ROOT/scripts/sandbox.sh" start
+"$ROOT/scripts/sandbox.sh" start   # serves every configured source
 
 echo "==> demo web orders"
 "$BIN/python" -m stock2shop_sync.demo.orders --sandbox "http://127.0.0.1:$SANDBOX_PORT" --drop "$DEMO_DIR/order-drop/pastel"

@@ -5,6 +5,8 @@
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 DEMO_DIR="${DEMO_DIR:-$ROOT/.demo}"
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$DEMO_DIR/airflow}"
+# This checkout's include/ (sources, mappings) and relative config paths, whichever checkout the package came from.
+export S2S_PROJECT_ROOT="${S2S_PROJECT_ROOT:-$ROOT}"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Start or stop the local Stock2Shop sandbox used by the demo: scripts/sandbox.sh start|stop
+# Start or stop the local Stock2Shop sandbox: scripts/sandbox.sh start|stop
+# It serves the Stock2Shop sources of the configured sources (include/sources, or S2S_SOURCES_DIR); SANDBOX_SOURCES
+# ('{"101": "My shop"}' or '101:My shop,102') overrides that list. SANDBOX_PORT (default 8765) moves it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 PIDFILE="$DEMO_DIR/sandbox.pid"
+PY="$ROOT/.venv/bin/python"
 stop() {
   if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
     kill "$(cat "$PIDFILE")" && echo "sandbox stopped"
@@ -11,19 +14,42 @@ stop() {
   fi
   rm -f "$PIDFILE"
 }
+# The pid the sandbox on SANDBOX_PORT reports (empty when nothing answers there).
+answering_pid() {
+  "$PY" -c "import json,sys,urllib.request; print(json.load(urllib.request.urlopen('http://127.0.0.1:$SANDBOX_PORT/health', timeout=1)).get('pid', '?'))" 2>/dev/null || true
+}
 case "${1:-start}" in
   start)
     stop
     mkdir -p "$DEMO_DIR"
-    echo "==> Stock2Shop sandbox on http://127.0.0.1:$SANDBOX_PORT (data: $DEMO_DIR/sandbox.sqlite, log: $DEMO_DIR/sandbox.log)"
-    nohup "$ROOT/.venv/bin/python" -m sandbox --port "$SANDBOX_PORT" --db "$DEMO_DIR/sandbox.sqlite" \
-      --sources "${SANDBOX_SOURCES:-101:Demo custom database}" --with-stand-ins > "$DEMO_DIR/sandbox.log" 2>&1 &
+    if ! sources="${SANDBOX_SOURCES:-$("$PY" -m stock2shop_sync.cli sandbox-sources)}"; then
+      echo "could not list the configured sources for the sandbox (see above)" >&2; exit 1
+    fi
+    # Refuse a port another process holds, before anything (demo orders above all) could go to that process.
+    "$PY" - "$SANDBOX_PORT" <<'PYCODE' || exit 1
+import socket, sys
+port = int(sys.argv[1])
+with socket.socket() as sock:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sys.exit(f"port {port} is in use by another process ({exc.strerror}): stop it, or run the sandbox on "
+                 f"another port: SANDBOX_PORT=<port> make ...")
+PYCODE
+    echo "==> Stock2Shop sandbox on http://127.0.0.1:$SANDBOX_PORT (sources $(grep -oE '"[0-9]+"' <<<"$sources" | tr -d '"' | paste -sd, -); data: $DEMO_DIR/sandbox.sqlite, log: $DEMO_DIR/sandbox.log)"
+    nohup "$PY" -m sandbox --port "$SANDBOX_PORT" --db "$DEMO_DIR/sandbox.sqlite" \
+      --sources "$sources" --with-stand-ins > "$DEMO_DIR/sandbox.log" 2>&1 &
     echo $! > "$PIDFILE"
     for _ in $(seq 100); do
-      if "$ROOT/.venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$SANDBOX_PORT/health', timeout=1)" 2>/dev/null; then
-        exit 0
+      if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+        cat "$DEMO_DIR/sandbox.log"; echo "the sandbox did not start on port $SANDBOX_PORT" >&2; rm -f "$PIDFILE"; exit 1
       fi
-      kill -0 "$(cat "$PIDFILE")" 2>/dev/null || { cat "$DEMO_DIR/sandbox.log"; echo "the sandbox did not start" >&2; exit 1; }
+      pid="$(answering_pid)"
+      if [ -n "$pid" ]; then
+        [ "$pid" = "$(cat "$PIDFILE")" ] && exit 0
+        echo "another sandbox (pid $pid) answers on port $SANDBOX_PORT, not the one just started" >&2; stop; exit 1
+      fi
       sleep 0.2
     done
     echo "the sandbox did not answer on port $SANDBOX_PORT" >&2; exit 1 ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make up: run Airflow locally (`airflow standalone`, LocalExecutor) with the demo sources, their demo databases,
-# demo orders and the Stock2Shop sandbox on :8765. Ctrl-C stops Airflow; `make stop` stops the sandbox.
+# make up: run Airflow locally (`airflow standalone`, LocalExecutor) with every configured source (the demos and
+# your own), the demo sources' databases and orders, and the Stock2Shop sandbox on :8765 serving the configured
+# sources. Ctrl-C stops Airflow; `make stop` stops the sandbox.
 #
 # Metadata and state store: PostgreSQL when a local server answers (S2S_UP_POSTGRES, default
 # postgresql://postgres@127.0.0.1:5432; databases s2s_up_airflow and s2s_up_state are created on first use),
@@ -38,6 +39,17 @@ fi
 redact() { sed -E 's#(//[^:/@]+):[^@/]*@#\1:***@#g' <<<"$1"; }
 echo "==> metadata: $(redact "$metadata"); state store: $(redact "$S2S_STATE_URL"); UI and API on port $port"
 [ "${UP_PRINT_ONLY:-0}" = 1 ] && exit 0
+"$BIN/python" - "$port" <<'PYCODE' || exit 1
+import socket, sys
+port = int(sys.argv[1])
+with socket.socket() as sock:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("0.0.0.0", port))
+    except OSError as exc:
+        sys.exit(f"port {port} is in use by another process ({exc.strerror}): stop it, or move Airflow's UI and "
+                 f"API: AIRFLOW_PORT=<port> make up")
+PYCODE
 
 bash "$ROOT/scripts/demo_data.sh"
 "$BIN/python" -m stock2shop_sync.cli check-config || true

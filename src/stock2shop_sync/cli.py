@@ -618,7 +618,24 @@ def main(argv: list[str] | None = None) -> int:
     ddl.add_argument(
         "--dialect", default="sqlserver", choices=["sqlserver", "postgresql", "mysql", "sqlite", "pervasive"]
     )
+    sub.add_parser("sandbox-sources", help="the local sandbox's sources: those configured (JSON)")
+    order = sub.add_parser("sandbox-order", help="put a test web order for a source into the local sandbox")
+    order.add_argument("source")
+    order.add_argument("--sku", required=True, help="SKU[,SKU...] or SKU:qty[,SKU:qty...] the source has synced")
+    order.add_argument("--qty", type=float, default=1, help="quantity of each SKU without its own (default 1)")
+    order.add_argument("--sandbox", default="http://127.0.0.1:8765")
+    run = sub.add_parser("run-check", help="whether make run can run a source (a valid, primary config)")
+    run.add_argument("source")
+    run.add_argument("--print-stock2shop-id", action="store_true")
     args = parser.parse_args(argv)
+    if args.command in ("sandbox-sources", "sandbox-order", "run-check"):
+        from stock2shop_sync import local_sandbox
+
+        if args.command == "sandbox-sources":
+            return local_sandbox.print_sources()
+        if args.command == "run-check":
+            return local_sandbox.run_check(args.source, print_stock2shop_id=args.print_stock2shop_id)
+        return local_sandbox.place_test_order(args.source, args.sandbox, args.sku, args.qty)
     if args.command == "ensure-pools":
         return ensure_pools(args.dir)
     if args.command == "retry-order":

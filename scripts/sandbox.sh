@@ -26,17 +26,8 @@ case "${1:-start}" in
       echo "could not list the configured sources for the sandbox (see above)" >&2; exit 1
     fi
     # Refuse a port another process holds, before anything (demo orders above all) could go to that process.
-    "$PY" - "$SANDBOX_PORT" <<'PYCODE' || exit 1
-import socket, sys
-port = int(sys.argv[1])
-with socket.socket() as sock:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(("127.0.0.1", port))
-    except OSError as exc:
-        sys.exit(f"port {port} is in use by another process ({exc.strerror}): stop it, or run the sandbox on "
-                 f"another port: SANDBOX_PORT=<port> make ...")
-PYCODE
+    "$PY" "$ROOT/scripts/port_free.py" "$SANDBOX_PORT" 127.0.0.1 \
+      "run the sandbox on another port: SANDBOX_PORT=<port> make ..." || exit 1
     echo "==> Stock2Shop sandbox on http://127.0.0.1:$SANDBOX_PORT (sources $(grep -oE '"[0-9]+"' <<<"$sources" | tr -d '"' | paste -sd, -); data: $DEMO_DIR/sandbox.sqlite, log: $DEMO_DIR/sandbox.log)"
     nohup "$PY" -m sandbox --port "$SANDBOX_PORT" --db "$DEMO_DIR/sandbox.sqlite" \
       --sources "$sources" --with-stand-ins > "$DEMO_DIR/sandbox.log" 2>&1 &

@@ -39,17 +39,8 @@ fi
 redact() { sed -E 's#(//[^:/@]+):[^@/]*@#\1:***@#g' <<<"$1"; }
 echo "==> metadata: $(redact "$metadata"); state store: $(redact "$S2S_STATE_URL"); UI and API on port $port"
 [ "${UP_PRINT_ONLY:-0}" = 1 ] && exit 0
-"$BIN/python" - "$port" <<'PYCODE' || exit 1
-import socket, sys
-port = int(sys.argv[1])
-with socket.socket() as sock:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(("0.0.0.0", port))
-    except OSError as exc:
-        sys.exit(f"port {port} is in use by another process ({exc.strerror}): stop it, or move Airflow's UI and "
-                 f"API: AIRFLOW_PORT=<port> make up")
-PYCODE
+"$BIN/python" "$ROOT/scripts/port_free.py" "$port" 0.0.0.0 "move Airflow's UI and API: AIRFLOW_PORT=<port> make up" \
+  || exit 1
 
 bash "$ROOT/scripts/demo_data.sh"
 "$BIN/python" -m stock2shop_sync.cli check-config || true

@@ -79,7 +79,8 @@ def readme_text() -> str:
 
 
 def _fresh_copy(target: Path) -> None:
-    """The project as a new clone has it (tracked and new files, nothing ignored), with this checkout's .venv."""
+    """The project as a new clone has it (tracked and new files, nothing ignored), with this checkout's .venv
+    (installed by make test before the tests run)."""
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
     ).stdout.decode()
@@ -87,8 +88,12 @@ def _fresh_copy(target: Path) -> None:
         source = ROOT / name
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)  # modification times kept: make does not reinstall
+            shutil.copy2(source, target / name)
     (target / ".venv").symlink_to(ROOT / ".venv")
+    # The venv is this checkout's: make must not reinstall into it from the copy (an editable install would point
+    # it at the copy's src/). Its install rule is up to date when these are older than the venv's stamp.
+    for name in ("requirements.txt", "requirements-dev.txt", "constraints.txt", "pyproject.toml"):
+        os.utime(target / name, (0, 0))
 
 
 def _create_database(name: str) -> None:

@@ -95,6 +95,7 @@ class SageAccountingHook(RestApiHook):
     :param requests_per_day: client-side daily cap (default 4,900 for za: Sage allows 5,000).
     :param token_store: where the v3.1 refresh token is kept (default: an Airflow Variable).
     :param rate_window: seconds of the rate window (60; shorter only in tests).
+    :param max_retries: attempts per request (default: the retry policy every HTTP hook shares).
     """
 
     conn_name_attr = "sage_accounting_conn_id"
@@ -112,7 +113,7 @@ class SageAccountingHook(RestApiHook):
         requests_per_day: int | None = None,
         token_store: TokenStore | None = None,
         timeout: float = 60.0,
-        max_retries: int = 5,
+        max_retries: int | None = None,
         rate_window: float = 60.0,
     ) -> None:
         if region not in ("za", "global"):

@@ -6,19 +6,28 @@ Documented (stock2shop-api-and-model.md, section 2): ``POST /v1/users/authentica
 customers, and listing and acknowledging a source's orders. The paths we assume for them live in
 :attr:`Stock2ShopHook.ENDPOINTS` and nowhere else, and the README's "Stock2Shop API contract" section states
 the contract the sandbox implements.
+
+Requests go through the one request path every HTTP hook shares (:mod:`~stock2shop_sync.hooks.retry`: its retry
+policy, ``Retry-After`` in seconds or as a date, backoff with jitter). Every call this hook makes is safe to send
+again, so each is retried after any transient failure, also one that may have reached the server: a login only
+replaces the token (a lost one is renewed on the 401 that follows); a queue batch is upserted by source and item
+code, so a batch sent twice leaves each item once, and the upload records a batch as accepted only from its 200
+(:meth:`Stock2ShopHook.queue_lines`), which together make an upload exactly-once in effect; acknowledging an order
+sets the same code again, and an order's error is set, not appended.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow.sdk import BaseHook
+
+from stock2shop_sync.hooks.retry import ApiError, RetryingHook, call_with_retries, make_policy, send_once, status_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -27,6 +36,7 @@ if TYPE_CHECKING:
     import requests
 
     from stock2shop_sync.hooks.ratelimit import RateLimiter
+    from stock2shop_sync.hooks.retry import RetryPolicy
     from stock2shop_sync.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -36,13 +46,8 @@ log = logging.getLogger(__name__)
 THROTTLE_MARGIN = 1.1
 
 
-class Stock2ShopError(Exception):
+class Stock2ShopError(ApiError):
     """A Stock2Shop request failed. ``retryable`` says whether trying again later can help."""
-
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
 
 
 class Stock2ShopAuthError(Stock2ShopError):
@@ -103,7 +108,7 @@ def _mask(value: str | None) -> None:
     mask(value)
 
 
-class Stock2ShopHook(BaseHook):
+class Stock2ShopHook(RetryingHook, BaseHook):
     """Talk to Stock2Shop with one shared token, batching, throttling and 429 handling.
 
     The connection's host is the API's base URL (``https://app.stock2shop.com`` or the sandbox's
@@ -111,9 +116,12 @@ class Stock2ShopHook(BaseHook):
 
     :param stock2shop_conn_id: Airflow connection id.
     :param batch_size: items per queue request (Stock2Shop's own agent sends at most 500).
-    :param max_retries: attempts per request for 429, 5xx and network errors before giving up.
+    :param max_retries: attempts per request for 429, 5xx and network errors before giving up (default: the
+        policy's).
     :param timeout: seconds per request.
-    :param backoff: base seconds of the exponential backoff between retries (with jitter).
+    :param backoff: base seconds of the exponential backoff between retries, with jitter (default: the policy's).
+    :param retry_policy: attempts, backoff, jitter and the longest ``Retry-After`` honoured (default:
+        :data:`~stock2shop_sync.hooks.retry.DEFAULT_POLICY`, the same for every HTTP hook).
     """
 
     conn_name_attr = "stock2shop_conn_id"
@@ -155,18 +163,18 @@ class Stock2ShopHook(BaseHook):
         stock2shop_conn_id: str = default_conn_name,
         *,
         batch_size: int = MAX_BATCH,
-        max_retries: int = 6,
+        max_retries: int | None = None,
         timeout: float = 60.0,
-        backoff: float = 0.5,
+        backoff: float | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         super().__init__()
         if not 1 <= batch_size <= self.MAX_BATCH:
             raise ValueError(f"batch_size must be between 1 and {self.MAX_BATCH}, not {batch_size}")
         self.stock2shop_conn_id = stock2shop_conn_id
         self.batch_size = batch_size
-        self.max_retries = max_retries
+        self.retry_policy = make_policy(retry_policy, max_retries=max_retries, backoff=backoff)
         self.timeout = timeout
-        self.backoff = backoff
         self._token: str | None = None
         self._store: StateStore | Literal[False] | None = None
         self._gzip: bool | None = None
@@ -295,9 +303,12 @@ class Stock2ShopHook(BaseHook):
         return self._store or None
 
     def _login(self, base: str, username: str, password: str) -> str:
+        # One attempt: the request that needed the token retries (not here, inside the state store's lock).
         response = self._send(
             "POST",
             base + self.ENDPOINTS["authenticate"],
+            what="authenticate",
+            handled=(401, 403),
             params={"format": "json"},
             json={"system_user_auth": {"username": username, "password": password}},
         )
@@ -307,7 +318,6 @@ class Stock2ShopHook(BaseHook):
                 f"(HTTP {response.status_code})",
                 status=response.status_code,
             )
-        self._raise_for_status(response, "authenticate")
         token = (response.json().get("system_user") or {}).get("token")
         if not token:
             raise Stock2ShopError("Stock2Shop's login answer carried no token")
@@ -347,15 +357,37 @@ class Stock2ShopHook(BaseHook):
                 self._limiter = RateLimiter(capacity, window=THROTTLE_MARGIN * capacity / per_second)
                 self._limit = per_second
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        import requests
+    def _send(
+        self, method: str, url: str, *, what: str = "request", handled: tuple[int, ...] = (), **kwargs: Any
+    ) -> requests.Response:
+        """One attempt within the advertised rate limit; reads the limit an answer advertises.
 
+        Args:
+            method: the HTTP method.
+            url: the URL (never in an error: the token travels as a query parameter).
+            what: the endpoint's name, for messages.
+            handled: error statuses returned instead of raised.
+            kwargs: passed to ``requests``.
+
+        Raises:
+            Stock2ShopError: no answer, or an error status not in ``handled`` (classified for the retry policy).
+        """
+        session = self.session  # made (once) before the wait, so the request leaves as soon as there is room
         self._throttle()
-        try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            # Never include the URL: the token travels as a query parameter.
-            raise Stock2ShopError(f"{type(exc).__name__} talking to Stock2Shop", retryable=True) from None
+        return send_once(
+            session,
+            method,
+            url,
+            api=f"Stock2Shop {what}",
+            timeout=self.timeout,
+            handled=handled,
+            error_class=Stock2ShopError,
+            inspect=self._read_limit,
+            **kwargs,
+        )
+
+    def _read_limit(self, response: requests.Response) -> None:
+        """Keep to the ``x-S2S-RateLimit`` an answer advertises (429s carry it too)."""
         limit = response.headers.get("x-S2S-RateLimit")
         if limit:
             try:
@@ -364,34 +396,12 @@ class Stock2ShopHook(BaseHook):
                     self._advertised(per_second)
             except ValueError:
                 log.warning("ignoring a non-numeric x-S2S-RateLimit header: %r", limit)
-        return response
 
     @staticmethod
     def _raise_for_status(response: requests.Response, what: str) -> None:
-        if response.status_code < 400:
-            return
-        from stock2shop_sync.redact import scrub
-
-        try:
-            detail = response.json()
-            detail = detail.get("errors") or detail.get("error") or detail.get("detail") or detail
-        except ValueError:
-            detail = response.text[:500]
-        retryable = response.status_code >= 500 or response.status_code == 429
-        raise Stock2ShopError(
-            # scrubbed: a gateway's error page may quote the request, token and all
-            f"Stock2Shop {what} failed with HTTP {response.status_code}: {scrub(str(detail))}",
-            status=response.status_code,
-            retryable=retryable,
-        )
-
-    def _retry_delay(self, attempt: int, response: requests.Response | None) -> float:
-        if response is not None and (after := response.headers.get("Retry-After")):
-            try:
-                return max(float(after), 0.0)
-            except ValueError:
-                pass
-        return self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
+        """Raise the scrubbed :class:`Stock2ShopError` for an error answer to ``what`` (nothing below 400)."""
+        if response.status_code >= 400:
+            raise status_error(response, f"Stock2Shop {what}", Stock2ShopError)
 
     def request(
         self,
@@ -405,60 +415,52 @@ class Stock2ShopHook(BaseHook):
     ) -> Any:
         """Call an endpoint by name from :attr:`ENDPOINTS` with the shared token; return the JSON answer.
 
-        429 and 5xx answers and network errors are retried with backoff (``Retry-After`` when given);
-        a rejected token triggers one shared re-login (each time it expires, up to :attr:`MAX_RELOGINS` refusals
-        in a row); other 4xx answers fail at once.
+        Sent through the shared request path (:func:`~stock2shop_sync.hooks.retry.call_with_retries`): 429 and
+        5xx answers and network errors are retried by the hook's policy (``Retry-After`` when given, in seconds or
+        as a date), every call being safe to send again (the module docstring says why); a rejected token triggers
+        one shared re-login (each time it expires, up to :attr:`MAX_RELOGINS` refusals in a row) without counting
+        an attempt; other 4xx answers fail at once.
+
+        Raises:
+            Stock2ShopError: the call failed for good (``retryable`` says whether a later run can help).
         """
         from urllib.parse import quote
 
         values = {k: quote(str(v), safe="") for k, v in (path or {}).items()}
         url = self._base_url() + self.ENDPOINTS[endpoint].format(**values)
+        payload: dict[str, Any] = {"json": json}
+        if body is not None:
+            payload = {"data": self._encode(body), "headers": self._body_headers()}
         token = self._token
         refused = 0  # tokens refused in a row (a token that expires mid-run is renewed every time)
-        attempt = 0
-        while True:
-            attempt += 1
-            response = None
-            try:
+
+        def attempt() -> requests.Response:
+            nonlocal token, refused
+            while True:
                 if token is None:
-                    token = self.authenticate()
-                payload: dict[str, Any] = {"json": json}
-                if body is not None:
-                    payload = {"data": self._encode(body), "headers": self._body_headers()}
+                    token = self.authenticate()  # a failed login fails this attempt, and is retried with it
                 response = self._send(
-                    method, url, params={**(params or {}), "token": token, "format": "json"}, **payload
+                    method,
+                    url,
+                    what=endpoint,
+                    handled=(401,),
+                    params={**(params or {}), "token": token, "format": "json"},
+                    **payload,
                 )
-                if response.status_code == 401 and refused < self.MAX_RELOGINS:
-                    # Expired, or replaced by a newer login: renew it once for every thread that saw this token
-                    # refused (``stale``), then send again without counting an attempt.
-                    refused += 1
-                    token = self.authenticate(stale=token)
-                    attempt -= 1
-                    continue
                 if response.status_code != 401:
                     refused = 0
-                self._raise_for_status(response, endpoint)
-                return response.json() if response.content else {}
-            except Stock2ShopError as exc:
-                if not exc.retryable or attempt >= self.max_retries:
-                    raise
-                delay = self._retry_delay(attempt, response)
-                self.retries += 1
-                if exc.status == 429:
-                    told = response is not None and response.headers.get("Retry-After")
-                    log.warning(
-                        "Stock2Shop %s: rate limited (HTTP 429); waiting %.1f s (%s) before retry %d/%d",
-                        endpoint,
-                        delay,
-                        f"Retry-After: {told}" if told else "backoff",
-                        attempt,
-                        self.max_retries - 1,
-                    )
-                else:
-                    log.warning(
-                        "Stock2Shop %s: %s; retry %d/%d in %.1fs", endpoint, exc, attempt, self.max_retries - 1, delay
-                    )
-                time.sleep(delay)
+                    return response
+                if refused >= self.MAX_RELOGINS:
+                    self._raise_for_status(response, endpoint)
+                # Expired, or replaced by a newer login: renew it once for every thread that saw this token
+                # refused (``stale``), then send again.
+                refused += 1
+                token = self.authenticate(stale=token)
+
+        response = call_with_retries(
+            attempt, policy=self.retry_policy, api=f"Stock2Shop {endpoint}", logger=log, on_retry=self._retried
+        )
+        return response.json() if response.content else {}
 
     # -- API ------------------------------------------------------------------------------------------
     def get_sources(self) -> list[dict[str, Any]]:

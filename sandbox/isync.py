@@ -1,11 +1,15 @@
 """A local stand-in for an iSync products API: HTTP Basic auth, paged with ``page``/``pageSize``, filtered with
-``modifiedSince``; records carry the field names of Stock2Shop's iSync map (Style, SKU, Size, Colour,
-AvailableUnits, RetailSellingPrice, SellingPrice, WebSale, ...). Orders: ``POST /api/orders`` with ``PONumber``,
-``CustomerCode``, ``DeliveryDetail`` and ``Lines`` of ``ProductStockID`` (a SKU or a service item), ``Units``,
-``SellingPrice``; answers the order with its ``OrderNumber``; ``GET /api/orders?PONumber=`` finds the orders with
-that ``PONumber`` (``{"Orders": [...]}``, each as sent, ``Lines`` included, plus its ``OrderNumber``). Every order
-created is kept in ``orders``, a repeat too: telling a repeat apart is the client's job. Faults are injected with
-:mod:`sandbox.faults` (``faults``, or ``POST /sandbox/faults`` while it runs)."""
+``modifiedSince``; each page answers ``{"Page", "PageSize", "TotalCount", "Products"}``, ``TotalCount`` the count of
+every product the filter selects (iSync publishes no API document: this is the shape we assume, and
+``report_total=False`` drops the total to stand in for an API without one). ``truncate_pages`` cuts the last product
+off a page (``{page: times}``, counted down per answer), as a proxy or a failing backend might. Records carry the
+field names of Stock2Shop's iSync map (Style, SKU, Size, Colour, AvailableUnits, RetailSellingPrice, SellingPrice,
+WebSale, ...). Orders: ``POST /api/orders`` with ``PONumber``, ``CustomerCode``, ``DeliveryDetail`` and ``Lines`` of
+``ProductStockID`` (a SKU or a service item), ``Units``, ``SellingPrice``; answers the order with its
+``OrderNumber``; ``GET /api/orders?PONumber=`` finds the orders with that ``PONumber`` (``{"Orders": [...]}``, each
+as sent, ``Lines`` included, plus its ``OrderNumber``). Every order created is kept in ``orders``, a repeat too:
+telling a repeat apart is the client's job. Faults are injected with :mod:`sandbox.faults` (``faults``, or
+``POST /sandbox/faults`` while it runs)."""
 
 from __future__ import annotations
 
@@ -29,6 +33,10 @@ class IsyncState:
     customers: set[str] = field(default_factory=lambda: {"CASH", "KT001"})
     service_items: set[str] = field(default_factory=lambda: {"COURIER"})
     orders: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether product pages carry ``TotalCount``.
+    report_total: bool = True
+    #: Page number -> how many more answers of that page drop their last product (a cut page).
+    truncate_pages: dict[int, int] = field(default_factory=dict)
 
 
 def create_isync_app(state: IsyncState, faults: FaultSettings | None = None) -> FastAPI:
@@ -76,7 +84,13 @@ def create_isync_app(state: IsyncState, faults: FaultSettings | None = None) -> 
             selected = [p for p in selected if p["ModifiedDate"] > since]
         page, size = int(params.get("page", 1)), int(params.get("pageSize", 20))
         chunk = selected[(page - 1) * size : page * size]
-        return JSONResponse({"Page": page, "PageSize": size, "TotalCount": len(selected), "Products": chunk})
+        if chunk and state.truncate_pages.get(page, 0) > 0:
+            state.truncate_pages[page] -= 1
+            chunk = chunk[:-1]
+        answer: dict[str, Any] = {"Page": page, "PageSize": size, "TotalCount": len(selected), "Products": chunk}
+        if not state.report_total:
+            del answer["TotalCount"]
+        return JSONResponse(answer)
 
     return app
 

@@ -165,7 +165,7 @@ def check_mapping(source_id: str, limit: int | None) -> int:
         return check_mapping(config.link.primary, limit)
     mapping = resolve_mapping(config)
     linked = linked_sources(configs, config)
-    broken_links = [e for e in errors if e.primary == source_id]
+    broken_links = [e for e in errors if e.holds_back(source_id)]
     print(
         f"Checking source {source_id!r} ({config.type}, mapping {mapping.name}) on "
         + (f"{limit} rows per query" if limit else "every row")

@@ -150,12 +150,6 @@ def render_column_setting(value: str, dialect: str | None) -> str:
 RUN_PLACEHOLDERS = frozenset({"since"})
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
-_SQL_WRITE_WORDS = re.compile(
-    # INTO: SELECT ... INTO makes a table (SQL Server, PostgreSQL) or a file (MySQL's INTO OUTFILE).
-    r"\b(INSERT|UPDATE|DELETE|MERGE|DROP|ALTER|CREATE|TRUNCATE|GRANT|REVOKE|EXEC|EXECUTE|CALL|INTO)\b",
-    re.IGNORECASE,
-)
-
 
 def sources_dir() -> Path:
     """Folder of the deployment's source configs (``S2S_SOURCES_DIR`` or ``include/sources``)."""
@@ -180,6 +174,17 @@ class ConfigError(Exception):
     source_id: str | None = None
     #: For a linked source's config: the primary it names, so the primary can hold its products back.
     primary: str | None = None
+    #: A file that may be a linked config but whose primary cannot be told (see :func:`load_source`).
+    holds_every_primary: bool = False
+
+    def holds_back(self, source_id: str) -> bool:
+        """Whether this error must stop the products of primary source ``source_id`` from being uploaded.
+
+        True for an error in a config linked to it, and for a file whose primary cannot be told: uploading
+        without the linked source would overwrite the fields it owns, while holding back is loud and undone by
+        fixing the file.
+        """
+        return self.primary == source_id or self.holds_every_primary
 
     def __str__(self) -> str:
         return f"{self.file}: {self.key or '(file)'}: {self.problem}"
@@ -201,91 +206,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def check_read_only_query(value: str | None) -> str | None:
-    """Refuse an extract query that is not one read-only statement."""
-    if value is None:
-        return value
-    # Comments, string literals and quoted names cannot write; blank them so "WHERE flag <> 'Delete'" is not
-    # refused. The statement is read as standard SQL (PostgreSQL, SQL Server, SQLite) does and as MySQL/MariaDB
-    # do, with and without backslash escapes, and must pass every reading: no quote or comment can hide code from
-    # the check that one of those databases would run.
-    for name, reading in _SQL_LEXEMES.items():
-        code = _sql_code(value, reading)
-        if name == "standard" and re.search(r"(?<![\w$])[Ee]''", code):
-            # PostgreSQL's escape strings take backslash escapes inside an otherwise standard statement
-            raise ValueError("an extract query must not use E'...' escape strings")
-        _check_read_only_code(code)
-    return value
-
-
-_SQL_BLOCK_COMMENT = r"/\*.*?\*/"
-#: Each reading's lexemes, matched leftmost first in one pass as a SQL lexer reads them: string literals,
-#: quoted names, line and block comments.
-_SQL_LEXEMES = {
-    "standard": re.compile(rf"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\[[^\]]*\]|--[^\n]*|{_SQL_BLOCK_COMMENT}", re.DOTALL),
-    "mysql": re.compile(
-        r"'(?:[^'\\]|''|\\.)*'|\"(?:[^\"\\]|\"\"|\\.)*\"|`(?:[^`]|``)*`|--(?=\s|$)[^\n]*|#[^\n]*|" + _SQL_BLOCK_COMMENT,
-        re.DOTALL,
-    ),
-    "mysql_no_backslash_escapes": re.compile(
-        r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`|--(?=\s|$)[^\n]*|#[^\n]*|" + _SQL_BLOCK_COMMENT,
-        re.DOTALL,
-    ),
-}
-#: Row locks: a SELECT that takes them blocks the ERP's own writers (and needs write rights on some servers).
-_SQL_LOCKS = re.compile(
-    r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|KEY\s+SHARE|SHARE|UPDATE)\b|\bLOCK\s+IN\s+SHARE\s+MODE\b"
-    r"|\b(?:UPDLOCK|XLOCK|HOLDLOCK|TABLOCKX?|PAGLOCK)\b",
-    re.IGNORECASE,
-)
-#: Functions that change the database or reach outside it, callable from inside a SELECT.
-_SQL_WRITING_FUNCTIONS = re.compile(
-    r"\b(NEXTVAL|SETVAL|SET_CONFIG|LO_IMPORT|LO_EXPORT|LO_UNLINK|LO_PUT|LO_FROM_BYTEA|DBLINK_EXEC|DBLINK"
-    r"|PG_TERMINATE_BACKEND|PG_CANCEL_BACKEND|PG_RELOAD_CONF|LOAD_EXTENSION|WRITEFILE|GET_LOCK"
-    r"|OPENROWSET|OPENQUERY|OPENDATASOURCE)\s*\(",
-    re.IGNORECASE,
-)
-
-
-def _sql_code(statement: str, lexemes: re.Pattern[str]) -> str:
-    """The statement with its literals blanked to ``''``, quoted names to ``q`` and comments to a space; a
-    MySQL executable comment (``/*! ... */``, ``/*M! ... */``) is refused: MySQL and MariaDB run what it holds."""
-
-    def blank(match: re.Match[str]) -> str:
-        lexeme = match.group(0)
-        if lexeme.startswith("'"):
-            return "''"
-        if lexeme[0] in '"`[':
-            return " q "
-        if re.match(r"/\*M?!", lexeme):
-            raise ValueError("an extract query must not hold an executable comment (/*! ... */)")
-        return " "
-
-    return lexemes.sub(blank, statement).strip()
-
-
-def _check_read_only_code(stripped: str) -> None:
-    """Refuse the code of a statement (literals and comments blanked) unless it is one statement that reads."""
-    first = stripped.split(None, 1)[0].upper() if stripped else ""
-    if first not in {"SELECT", "WITH"}:
-        raise ValueError(f"an extract query must start with SELECT or WITH, not {first or 'nothing'!r}")
-    if match := _SQL_WRITE_WORDS.search(stripped):
-        raise ValueError(f"an extract query must only read, but it contains {match.group(1).upper()!r}")
-    if ";" in stripped.rstrip(";"):
-        raise ValueError("an extract query must be a single statement (found ';' inside it)")
-    if match := _SQL_LOCKS.search(stripped):
-        raise ValueError(f"an extract query must not lock rows ({' '.join(match.group(0).upper().split())!r})")
-    if match := _SQL_WRITING_FUNCTIONS.search(stripped):
-        raise ValueError(f"an extract query must only read, but it calls {match.group(1).upper()}()")
-
-
 class _Query(_Strict):
+    #: Checked once the source's driver is known (:func:`_check_queries`).
     query: str
-
-    @field_validator("query")
-    @classmethod
-    def _read_only(cls, value: str) -> str:
-        return check_read_only_query(value)  # type: ignore[return-value]
 
 
 class PriceListQuery(_Query):
@@ -344,11 +267,6 @@ class EntityMapping(_Strict):
     defaults: dict[str, Any] = Field(default_factory=dict)
     price_lists: PriceListQuery | None = None
     warehouses: WarehouseQuery | None = None
-
-    @field_validator("query")
-    @classmethod
-    def _read_only_query(cls, value: str | None) -> str | None:
-        return check_read_only_query(value)
 
     @model_validator(mode="after")
     def _key_for_joins(self) -> EntityMapping:
@@ -622,12 +540,21 @@ class OrderInbox(_Strict):
 
     ``api``: Stock2Shop's order endpoints (the contract we assume is in the README). ``files``: a folder
     (any ObjectStoragePath URL: a local path, ``sftp://``, ``s3://``) where Stock2Shop drops one JSON order per
-    file; each file is moved to ``processed/`` or ``failed/`` beside a result file.
+    file; each file is moved to ``processed/`` or ``failed/`` beside a result file. A file is read only once it
+    is complete: temporary names (``*.tmp``, ``*.part``, ``*.filepart``, names starting ``.`` or ``~``) are
+    ignored, and a file still changing is left for the next run (see :class:`~stock2shop_sync.inbox.FileOrderInbox`).
     """
 
     kind: Literal["api", "files"] = "api"
     path: str | None = None
     conn_id: str | None = None
+    #: Seconds an order file's size and modification time must stay unchanged before it is read, so one still
+    #: being uploaded is not taken half-written. A younger file is watched for up to this long within the run and
+    #: left for the next run if it changed. 0: read every file at once.
+    settle_seconds: int = Field(default=10, ge=0, le=600)
+    #: A file that does not parse and was modified less than this long ago stays in the inbox for the next run
+    #: (an upload that stalled may yet be finished); an older one goes to ``failed/`` with its reason. 0: at once.
+    parse_grace_seconds: int = Field(default=900, ge=0, le=86_400)
 
     @model_validator(mode="after")
     def _folder_for_files(self) -> OrderInbox:
@@ -762,10 +689,18 @@ class ValidationSettings(_Strict):
     """How much bad data a run tolerates before it refuses to upload."""
 
     max_invalid_share: float = Field(default=0.1, ge=0.0, le=1.0)
-    #: Largest share of the items Stock2Shop holds for the source that one run may delete because the source
-    #: stopped returning them; past it the upload sends nothing (an emptied table or a broken query must not
-    #: wipe the catalogue).
-    max_delete_share: float = Field(default=0.5, ge=0.0, le=1.0)
+    #: Largest share of the items Stock2Shop holds for the source that one run may delete, whatever causes it
+    #: (the source stopped returning them, its status field says Delete, or a linked source's merge does; see
+    #: :mod:`stock2shop_sync.deletes`); past it a person approves, or the run fails (``on_delete_cap``). An
+    #: emptied table, a broken query or one bad status update must not wipe the catalogue.
+    max_delete_share: float = Field(default=0.2, ge=0.0, le=1.0)
+    #: Fewer deletes than this never need approval, whatever their share (a small catalogue may drop 3 of its 5).
+    delete_cap_min_items: int = Field(default=10, ge=0)
+    #: Above the cap: ``approve`` waits for a person in the run's ``approve_deletes_<entity>`` task; ``fail``
+    #: fails the run at once.
+    on_delete_cap: Literal["approve", "fail"] = "approve"
+    #: How long the approval waits; without an answer by then the run fails as if rejected.
+    delete_approval_hours: float = Field(default=24.0, gt=0)
 
 
 class IncrementalSettings(_Strict):
@@ -896,6 +831,14 @@ def _from_validation_error(exc: ValidationError, file: str, source_id: str | Non
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    data = _parse_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "(file)", "expected a mapping of keys to values at the top level")
+    return data
+
+
+def _parse_yaml(path: Path) -> Any:
+    """The YAML document in ``path``; a ConfigError naming the line when it is not valid YAML or UTF-8 text."""
     try:
         # libyaml's C parser when PyYAML has it (the wheels do): the pure-Python one was most of a parse.
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 - a SafeLoader
@@ -905,15 +848,66 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), "(file)", f"not UTF-8 text: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "(file)", "expected a mapping of keys to values at the top level")
     return data
+
+
+_TOP_LEVEL_KEY = re.compile(r"""^["']?(?P<key>[A-Za-z_][\w-]*)["']?[ \t]*:(?P<rest>.*)$""")
+_PRIMARY_KEY = re.compile(r"""(?:^|[\s{,])["']?primary["']?[ \t]*:[ \t]*(?P<value>"[^"\n]*"|'[^'\n]*'|[^\s,}\]#]+)""")
+_SOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _scalar(text: str) -> str | None:
+    """A plain or quoted scalar that is a valid source id, or None."""
+    value = text.strip().strip("\"'")
+    return value if _SOURCE_ID.match(value) else None
+
+
+def _role_from_text(text: str) -> tuple[str | None, str | None, bool]:
+    """Recover ``(source_id, link.primary, has a link block)`` from a config that does not parse.
+
+    A line scan, not a parser: a top-level line (no indent) starts a key; ``source_id`` is taken from its own
+    top-level line, ``primary`` from inside the top-level ``link`` block (block or flow style, indented with spaces
+    or tabs). A value given twice with different values, or not shaped like a source id, is not recovered.
+    """
+    source_ids: set[str | None] = set()
+    link_lines: list[str] = []
+    in_link = linked = False
+    for raw in text.splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not line.strip() or line.startswith(("---", "...")):
+            continue
+        if line[0] in " \t":
+            if in_link:
+                link_lines.append(line)
+            continue
+        match = _TOP_LEVEL_KEY.match(line)
+        key, rest = (match["key"], match["rest"]) if match else ("", "")
+        in_link = key == "link"
+        if key == "source_id":
+            source_ids.add(_scalar(rest))
+        elif in_link:
+            linked = True
+            link_lines.append(rest)
+    primaries = {_scalar(m["value"]) for m in _PRIMARY_KEY.finditer("\n".join(link_lines))}
+    source_id = source_ids.pop() if len(source_ids) == 1 else None
+    primary = primaries.pop() if len(primaries) == 1 else None
+    return source_id, primary, linked
 
 
 def load_source(path: Path | str) -> SourceConfig:
     """Load and validate one source config, including its resolved mapping."""
     path = Path(path)
-    data = _read_yaml(path)
+    try:
+        data = _parse_yaml(path)
+    except ConfigError as exc:
+        # The file does not parse, but a linked config must still hold its primary back: recover the role from
+        # the raw text. A file that may be linked (a link block, or no source_id to say it is a primary) whose
+        # primary cannot be told holds back every primary: see ConfigError.holds_back.
+        exc.source_id, exc.primary, linked = _role_from_text(path.read_bytes().decode("utf-8", errors="replace"))
+        exc.holds_every_primary = exc.primary is None and (linked or exc.source_id is None)
+        raise
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "(file)", "expected a mapping of keys to values at the top level")
     source_id = data.get("source_id") if isinstance(data.get("source_id"), str) else None
     link = data.get("link")
     primary = link.get("primary") if isinstance(link, dict) and isinstance(link.get("primary"), str) else None
@@ -930,6 +924,7 @@ def load_source(path: Path | str) -> SourceConfig:
         _check_against_mapping(config, mapping)
     except ConfigError as exc:
         exc.primary = primary
+        exc.holds_every_primary = "link" in data and primary is None
         raise
     return config
 
@@ -1194,7 +1189,63 @@ def _apply_settings(mapping: Mapping, config: SourceConfig) -> Mapping:
         for part in ("price_lists", "warehouses"):
             if section.get(part):
                 section[part]["query"] = fill(section[part]["query"], f"{entity}.{part}.query")
-    return Mapping.model_validate(data)
+    resolved = Mapping.model_validate(data)
+    _check_queries(resolved, config)
+    return resolved
+
+
+def _check_queries(mapping: Mapping, config: SourceConfig) -> None:
+    """Refuse a resolved mapping's extract query that could do more than read (:mod:`stock2shop_sync.sql_guard`),
+    read in the dialect of the source's driver and in every form a run sends it (column settings filled in, with
+    and without its ``{{#since}}`` sections). Here rather than on the query's field: only the source knows its
+    driver, and only the filled-in text is what the database reads.
+
+    Raises:
+        ConfigError: naming the override's key (``mapping_overrides.products.query``), or the preset for a query
+            the source took from it, and why the query is refused.
+    """
+    from stock2shop_sync.sql_guard import UnsafeQuery, check_read_only, run_forms
+
+    dialect = driver_dialect(config.connection.driver if config.connection else None)
+    for entity in ("products", "customers"):
+        section = getattr(mapping, entity)
+        if section is None:
+            continue
+        parts = [("query", section.query)]
+        parts += [
+            (f"{part}.query", getattr(section, part).query)
+            for part in ("price_lists", "warehouses")
+            if getattr(section, part) is not None
+        ]
+        for where, query in parts:
+            if not query:
+                continue
+            for form, text in run_forms(query).items():
+                try:
+                    check_read_only(text, dialect)
+                except UnsafeQuery as exc:
+                    raise _query_error(config, mapping, entity, where, f"{exc} (in {form})") from None
+
+
+def _query_error(config: SourceConfig, mapping: Mapping, entity: str, where: str, problem: str) -> ConfigError:
+    """A refused query's error: keyed by the override that gave it, else by the preset the source took it from."""
+    overrides: Any = config.mapping_overrides.get(entity)
+    for step in where.split(".")[:-1]:
+        overrides = overrides.get(step) if isinstance(overrides, dict) else None
+    from stock2shop_sync.sql_guard import READERS
+
+    driver = config.connection.driver if config.connection else None
+    read_as = f"driver {driver!r}"
+    if driver_dialect(driver) not in READERS:
+        read_as += " (or none): read as SQL Server, PostgreSQL, MySQL and SQLite all read it" if driver else ""
+        read_as = read_as if driver else "no connection.driver: read as SQL Server, PostgreSQL, MySQL and SQLite"
+    if isinstance(overrides, dict) and "query" in overrides:
+        key = f"mapping_overrides.{entity}.{where}"
+        return ConfigError(config.path, key, f"{problem}; {read_as}", config.source_id)
+    key = "mapping" if config.mapping else "type"
+    return ConfigError(
+        config.path, key, f"preset {mapping.name!r}'s {entity}.{where}: {problem}; {read_as}", config.source_id
+    )
 
 
 def load_all(directory: Path | str | None = None) -> tuple[list[SourceConfig], list[ConfigError]]:
@@ -1221,6 +1272,7 @@ def load_all(directory: Path | str | None = None) -> tuple[list[SourceConfig], l
                     "source_id",
                     f"{config.source_id!r} is already used by {seen[config.source_id].path}",
                     None,
+                    config.link.primary if config.link else None,
                 )
             )
             continue
@@ -1229,7 +1281,28 @@ def load_all(directory: Path | str | None = None) -> tuple[list[SourceConfig], l
     linked_errors = _check_links(unique)
     errors.extend(linked_errors)
     bad = {e.source_id for e in linked_errors}
-    return [c for c in unique if c.source_id not in bad], errors
+    valid = [c for c in unique if c.source_id not in bad]
+    for error in errors:
+        _name_held_primaries(error, valid)
+    return valid, errors
+
+
+def _name_held_primaries(error: ConfigError, configs: list[SourceConfig]) -> None:
+    """Say in ``error`` which primary sources it holds back, naming their files, so the failing task in the
+    primary's DAG and ``check-config`` both point from one file to the other."""
+    held = [c for c in configs if c.link is None and error.holds_back(c.source_id)]
+    if not held:
+        return
+    files = ", ".join(f"{c.source_id!r} ({c.path})" for c in held)
+    if error.holds_every_primary:
+        error.problem += (
+            f"; which primary source this file is linked to cannot be told, so every primary source holds its"
+            f" products back until it is fixed or removed: {files}"
+        )
+    else:
+        error.problem += (
+            f"; this config is linked to primary source {files}, whose products are held back until it is fixed"
+        )
 
 
 def _check_links(configs: list[SourceConfig]) -> list[ConfigError]:

@@ -1,9 +1,10 @@
 """Build one Airflow DAG per source config. No database or network I/O happens here (parse time).
 
 A source's DAG, per entity it syncs and in a task group named for it: ``extract_<entity> >> validate_<entity> >>
-upload_<entity>``; then ``push_orders`` (sources that take orders) and ``report``, which runs whatever happened
-before it and fails the run when a step failed. Uploads run one after another because a new Stock2Shop login
-invalidates older tokens.
+approve_deletes_<entity> >> upload_<entity>`` (the approval asks a person only when the run would delete more than
+the cap, see :mod:`stock2shop_sync.deletes`); then ``push_orders`` (sources that take orders) and ``report``, which
+runs whatever happened before it and fails the run when a step failed. Uploads run one after another because a
+new Stock2Shop login invalidates older tokens.
 
 A broken config never hides the other sources: it becomes a DAG of its own, tagged ``config-error``, whose
 description and docs carry the error and whose only task fails with it, in a run of its own as soon as the
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup
 
 from stock2shop_sync.config import ConfigError, SourceConfig, linked_sources, load_all
+from stock2shop_sync.operators.approval import DeleteApprovalOperator
 from stock2shop_sync.operators.sync import (
     ConfigErrorOperator,
     MergeLinkedOperator,
@@ -244,18 +246,27 @@ def build_source_dag(
                     execution_timeout=timedelta(minutes=limits.validate_minutes),
                     **common,
                 )
+                approve = DeleteApprovalOperator(
+                    task_id=f"approve_deletes_{entity}",
+                    upstream_task_id=validate.task_id,
+                    response_timeout=timedelta(hours=config.validation.delete_approval_hours),
+                    # Its own work (reading validate's count) is as short as the report's; the wait is not in it.
+                    execution_timeout=timedelta(minutes=limits.report_minutes),
+                    **common,
+                )
                 upload = Stock2ShopUploadOperator(
                     task_id=f"upload_{entity}",
                     upstream_task_id=validate.task_id,
+                    approval_task_id=approve.task_id,
                     execution_timeout=timedelta(minutes=limits.upload_minutes),
                     **_pool(config.upload_pool),
                     **common,
                 )
-                before_validate >> validate >> upload
+                before_validate >> validate >> approve >> upload
             if previous_upload is not None:
                 previous_upload >> upload
             previous_upload = upload
-            steps[entity] = [*entity_steps, validate.task_id, upload.task_id]
+            steps[entity] = [*entity_steps, validate.task_id, approve.task_id, upload.task_id]
         if config.orders.enabled:
             # Orders flow even when the catalogue sync failed: they wait for it, never on it.
             # One push of a source at a time (make pools creates the pool); exactly-once rests on the ledger's claims.
@@ -319,7 +330,7 @@ def build_dags(directory: Path | str | None = None) -> dict[str, DAG]:
     for config in configs:
         if config.is_linked:
             continue  # a linked source is extracted inside its primary's DAG
-        broken = [e for e in errors if e.primary == config.source_id]
+        broken = [e for e in errors if e.holds_back(config.source_id)]
         try:
             dags[config.dag_id] = build_source_dag(config, linked_sources(configs, config), broken)
         except Exception as exc:  # one source's bug must never hide the other sources' DAGs

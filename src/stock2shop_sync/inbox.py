@@ -5,12 +5,14 @@
 * :class:`FileOrderInbox`: a folder Stock2Shop drops rendered orders into (one JSON ``system_order`` per file),
   read through ``ObjectStoragePath`` (local, ``sftp://``, ``s3://``). Acknowledging moves the file to
   ``processed/`` with ``<name>.result.json`` beside it; an order that will not be retried goes to ``failed/``.
+  Only complete files are read: temporary names are ignored and a file still changing waits (see its docstring).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -83,15 +85,70 @@ def folder_path(path: str, conn_id: str | None) -> ObjectStoragePath:
     return ObjectStoragePath(file_url(path), conn_id=conn_id)
 
 
+#: Names an uploader (FTP/SFTP clients, rsync, editors) gives a file while it is still being written.
+_TEMPORARY_SUFFIXES = frozenset({".tmp", ".temp", ".part", ".partial", ".filepart", ".crdownload"})
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` marks a file still being written (``*.tmp``, ``*.part``, ``*.filepart``, ``.x``, ``~x``)."""
+    lowered = name.lower()
+    return lowered.startswith((".", "~")) or any(f".{part}" in _TEMPORARY_SUFFIXES for part in lowered.split(".")[1:])
+
+
+def _signature(path: ObjectStoragePath) -> tuple[int, float]:
+    """A file's size and modification time (0 where the store keeps none)."""
+    stat = path.stat()
+    return int(stat.st_size or 0), float(stat.st_mtime or 0)
+
+
 class FileOrderInbox(OrderInbox):
-    """JSON order files in a folder; ``processed/`` and ``failed/`` are created beside them."""
+    """JSON order files in a folder; ``processed/`` and ``failed/`` are created beside them.
+
+    A file is taken only when it is complete, as an FTP/SFTP upload lands in the folder byte by byte:
+
+    * temporary names (:func:`is_temporary_name`) are ignored: the uploader renames the file when it is done;
+    * a file modified less than ``settle_seconds`` ago is watched until it is that old (at most ``settle_seconds``
+      within the run): taken if its size and modification time did not change, else left for the next run.
+      Ages use this machine's clock; the watch itself does not, so a store whose clock is ahead only costs the wait.
+      A store that keeps no modification time gets no settle check: its uploader must use a temporary name;
+    * a file that still does not parse is left in place while it was modified less than ``parse_grace_seconds``
+      ago (an upload that stalled may be finished), and goes to ``failed/`` with its reason after that.
+    """
 
     kind = "files"
 
-    def __init__(self, folder: ObjectStoragePath, source_id: str = "", config_file: str = "") -> None:
+    def __init__(
+        self,
+        folder: ObjectStoragePath,
+        source_id: str = "",
+        config_file: str = "",
+        *,
+        settle_seconds: float = 0,
+        parse_grace_seconds: float = 0,
+    ) -> None:
         self.folder = folder
         self.source_id = source_id
         self.config_file = config_file
+        self.settle_seconds = settle_seconds
+        self.parse_grace_seconds = parse_grace_seconds
+
+    def _settled(self, files: list[ObjectStoragePath]) -> list[tuple[ObjectStoragePath, float]]:
+        """The files whose size and modification time held still for ``settle_seconds``, with their mtime."""
+        seen = {path.name: _signature(path) for path in files}
+        now = time.time()
+        young = {name for name, (_, mtime) in seen.items() if now - mtime < self.settle_seconds}
+        if young:
+            oldest_needed = max(self.settle_seconds - (now - seen[name][1]) for name in young)
+            time.sleep(min(max(oldest_needed, 0.0), self.settle_seconds))
+        settled = []
+        for path in files:
+            if path.name in young:
+                now_seen = _signature(path)
+                if now_seen != seen[path.name]:
+                    log.info("%s is still being written (size or time changed); left for the next run", path.name)
+                    continue
+            settled.append((path, seen[path.name][1]))
+        return settled
 
     def pending(self) -> list[InboxItem]:
         if not self.folder.exists():
@@ -104,13 +161,30 @@ class FileOrderInbox(OrderInbox):
                 problem=f"the order inbox folder {self.folder} does not exist; create it or fix the path",
                 source_id=self.source_id or None,
             )
-        items = []
+        files = []
         for path in sorted(p for p in self.folder.iterdir() if p.is_file() and p.name.lower().endswith(".json")):
             if path.name.endswith(".result.json"):
                 continue
+            if is_temporary_name(path.name):
+                log.debug("%s has a temporary name: not an order until it is renamed", path.name)
+                continue
+            files.append(path)
+        items = []
+        for path, mtime in self._settled(files):
             try:
                 raw = json.loads(path.read_text(encoding="utf-8"))
             except (ValueError, UnicodeDecodeError) as exc:
+                age = time.time() - mtime
+                if age < self.parse_grace_seconds:
+                    log.warning(
+                        "%s is not a JSON order yet (%s); modified %.0f s ago, so it stays for the next run (it goes "
+                        "to failed/ once it is %d s old)",
+                        path.name,
+                        exc,
+                        age,
+                        self.parse_grace_seconds,
+                    )
+                    continue
                 items.append(InboxItem(None, None, path.name, error=f"{path.name} is not a JSON order: {exc}"))
                 continue
             items.append(InboxItem(order_id_of(raw), raw, path.name))
@@ -150,7 +224,13 @@ def inbox_for(config: SourceConfig) -> OrderInbox:
     """The inbox a source's config chooses."""
     settings = config.orders.inbox
     if settings.kind == "files":
-        return FileOrderInbox(folder_path(settings.path or "", settings.conn_id), config.source_id, config.path)
+        return FileOrderInbox(
+            folder_path(settings.path or "", settings.conn_id),
+            config.source_id,
+            config.path,
+            settle_seconds=settings.settle_seconds,
+            parse_grace_seconds=settings.parse_grace_seconds,
+        )
     from stock2shop_sync.hooks.stock2shop import Stock2ShopHook
 
     assert config.stock2shop is not None

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from stock2shop_sync import staging
 from stock2shop_sync.config import SourceConfig, resolve_mapping
 from stock2shop_sync.connectors import get_connector
+from stock2shop_sync.deletes import DeleteCount, DeletesRefused, count_deletes, over_cap, refusal
+from stock2shop_sync.deletes import summary as deletes_summary
 from stock2shop_sync.model.validation import VALIDATORS, check_threshold
 
 if TYPE_CHECKING:
@@ -203,6 +205,8 @@ def merge(
         "until": extracted.get("until"),
         "read_started": extracted.get("read_started"),
         "linked_hashes": hashes,
+        # The primary's own rows: a Delete the merged rows carry and these do not came from a linked source.
+        "primary_path": extracted["path"],
     }
 
 
@@ -231,7 +235,7 @@ def validate(config: SourceConfig, entity: str, extracted: dict[str, Any], run_i
     if len(result.issues) > 20:
         log.warning("  ... and %d more issues in %s", len(result.issues) - 20, report_path)
     check_threshold(result, config.source_id, config.validation.max_invalid_share)
-    return {
+    validated = {
         "entity": entity,
         "path": valid_path,
         "quarantine_report": report_path,
@@ -239,8 +243,24 @@ def validate(config: SourceConfig, entity: str, extracted: dict[str, Any], run_i
         "complete": extracted.get("complete", False),
         "read_started": extracted.get("read_started"),
         **({"linked_hashes": extracted["linked_hashes"]} if "linked_hashes" in extracted else {}),
+        **({"primary_path": extracted["primary_path"]} if "primary_path" in extracted else {}),
         **counts,
     }
+    if config.stock2shop is not None:
+        # Counted here, so the approval task between validate and upload knows whether to ask a person.
+        count = _count_deletes(config, entity, validated)
+        log.info("source %s, %s: would delete %s", config.source_id, entity, deletes_summary(count))
+        validated["deletes"] = count.as_dict()
+    return validated
+
+
+def _count_deletes(config: SourceConfig, entity: str, validated: dict[str, Any]) -> DeleteCount:
+    """What the run would delete (see :mod:`stock2shop_sync.deletes`), against the stored fingerprints."""
+    from stock2shop_sync.fingerprints import FingerprintStore
+
+    assert config.stock2shop is not None
+    previous = FingerprintStore().load(config.source_id, entity)
+    return count_deletes(entity, validated, previous, config.stock2shop.source_id)
 
 
 def upload(
@@ -253,9 +273,13 @@ def upload(
     dry_run: bool = False,
     full_sync: bool = False,
     fingerprints: FingerprintStore | None = None,
+    deletes_approved: bool = False,
 ) -> dict[str, Any]:
     """Send Stock2Shop what changed: new and changed items (by fingerprint), and deletions of accepted items the
     source no longer returns (when the extract read the whole source). ``full_sync`` sends every item.
+
+    Deletes past the cap (:func:`stock2shop_sync.deletes.over_cap`, counted by validate) are sent only when
+    ``deletes_approved`` (the approval task's answer); otherwise it raises :class:`DeletesRefused` and sends nothing.
 
     Fingerprints are recorded for exactly the batches Stock2Shop accepted, also when a later batch fails, so a
     retried or killed upload sends only what is still missing. A dry run reports what it would send.
@@ -278,16 +302,13 @@ def upload(
         _record_recovered_skus(config, store, fingerprints.recovered(config.source_id, entity))
     plan = plan_upload(entity, current, previous, present_keys=present, stock2shop_source_id=s2s_id, full=full_sync)
     counts = plan.counts
-    held, allowed = previous.height, config.validation.max_delete_share
-    if counts["gone"] and counts["gone"] > allowed * held:
-        from stock2shop_sync.model.validation import ValidationFailed
-
-        raise ValidationFailed(
-            f"source {config.source_id!r}, {entity}: the source no longer returns {counts['gone']} of the {held} "
-            f"items Stock2Shop holds for it ({counts['gone'] / held:.1%}), more than the allowed {allowed:.0%} "
-            "(validation.max_delete_share); nothing was sent. If the source really dropped them, raise the limit "
-            "for one run; otherwise check the source's query and data."
-        )
+    deletes = (
+        DeleteCount.from_dict(validated["deletes"])
+        if validated.get("deletes")
+        else count_deletes(entity, validated, previous, s2s_id)
+    )
+    if over_cap(deletes, config.validation) and not dry_run and not deletes_approved:
+        raise DeletesRefused(refusal(config.source_id, deletes, config.validation, "not approved"))
     summary = (
         f"{counts['items']} {entity}: {counts['new']} new, {counts['changed']} changed, "
         f"{counts['unchanged']} unchanged, {counts['gone']} no longer in the source"
@@ -296,11 +317,11 @@ def upload(
     if dry_run:
         log.info("source %s: dry run: %s; would send %d; nothing sent", config.source_id, summary, counts["to_send"])
         return {"entity": entity, "uploaded": 0, "batches": 0, "would_upload": counts["to_send"], "dry_run": True,
-                **_plan_counts(counts)}  # fmt: skip
+                "deletes": deletes.as_dict(), **_plan_counts(counts)}  # fmt: skip
     log.info("source %s: %s; sending %d", config.source_id, summary, counts["to_send"])
     if not plan.send.height:
         _record_read(config, entity, validated)
-        return {"entity": entity, "uploaded": 0, "batches": 0, **_plan_counts(counts)}
+        return {"entity": entity, "uploaded": 0, "batches": 0, "deletes": deletes.as_dict(), **_plan_counts(counts)}
     accepted: list[tuple[int, int]] = []
 
     def on_accepted(start: int, stop: int) -> None:
@@ -331,7 +352,7 @@ def upload(
         result.queued,
     )
     return {"entity": entity, "uploaded": result.items, "batches": result.batches, "queued": result.queued,
-            **_plan_counts(counts)}  # fmt: skip
+            "deletes": deletes.as_dict(), **_plan_counts(counts)}  # fmt: skip
 
 
 def _record_read(config: SourceConfig, entity: str, validated: dict[str, Any]) -> None:
@@ -414,8 +435,14 @@ def _default_plan(config: SourceConfig, steps: dict[str, Any]) -> dict[str, list
     plan = {
         entity: [
             task_id
-            for task_id in (f"extract_{entity}", f"merge_{entity}", f"validate_{entity}", f"upload_{entity}")
-            if not task_id.startswith("merge_") or task_id in steps
+            for task_id in (
+                f"extract_{entity}",
+                f"merge_{entity}",
+                f"validate_{entity}",
+                f"approve_deletes_{entity}",
+                f"upload_{entity}",
+            )
+            if not task_id.startswith(("merge_", "approve_deletes_")) or task_id in steps
         ]
         for entity in config.entities
     }
@@ -461,7 +488,8 @@ def report(
         states: each step's task state (``success``, ``failed``, ``upstream_failed``, ``skipped``...); by default
             ``success`` for the steps that have an output.
         plan: each entity's step task ids in the order they run, ``"orders"`` the orders push; by default the DAG's
-            names (``extract_<entity>``, ``merge_<entity>``, ``validate_<entity>``, ``upload_<entity>``).
+            names (``extract_<entity>``, ``merge_<entity>``, ``validate_<entity>``, ``approve_deletes_<entity>``,
+            ``upload_<entity>``).
 
     Returns:
         The report: ``source_id``, ``run_id``, ``state`` (``success`` or ``failed``), ``failed_steps`` (the steps
@@ -488,6 +516,7 @@ def report(
             steps.get(f"{step}_{entity}") or {} for step in ("extract", "validate", "upload")
         )
         merged = steps.get(f"merge_{entity}") or {}
+        approval = steps.get(f"approve_deletes_{entity}") or {}
         task_ids = plan.get(entity, [])
         status, failed_step = _entity_status(task_ids, step_states)
         summary["entities"][entity] = {
@@ -499,6 +528,9 @@ def report(
             "quarantined": validated.get("invalid", 0),
             "ignored": validated.get("ignored", 0),
             "deleted": validated.get("deleted", 0),
+            # What the run would delete in Stock2Shop, by cause, and who approved it when past the cap.
+            **({"deletes": validated["deletes"]} if validated.get("deletes") else {}),
+            **({"deletes_approved_by": approval["approved_by"]} if approval.get("approved_by") else {}),
             "warnings": validated.get("warnings", 0),
             "uploaded": uploaded.get("uploaded", 0),
             **({"would_upload": uploaded["would_upload"]} if uploaded.get("dry_run") else {}),

@@ -3,7 +3,9 @@ driven through the REST API as an operator would drive it from the UI or a scrip
 
 * a manual run with params (no logical date): a dry run of products only sends nothing; a full sync sends all;
 * a backfill over three daily intervals: three runs, each extracting its own window;
-* a failing task: the alert arrives at a local SMTP server, a local webhook receiver and a Slack-style webhook.
+* a failing task: the alert arrives at a local SMTP server, a local webhook receiver and a Slack-style webhook;
+* a run that would delete 60% of the products waits for a person: rejected through the REST API it fails and sends
+  nothing, approved it sends the deletes.
 """
 
 from __future__ import annotations
@@ -137,7 +139,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     sources.mkdir()
     database = home / "ops.sqlite"
     seed_all(pyodbc.connect(f"DRIVER={{SQLite3}};Database={database}"))
+    # A database of its own: the deletes test changes its data.
+    seed_all(pyodbc.connect(f"DRIVER={{SQLite3}};Database={home / 'deletes.sqlite'}"))
     _source(sources, "ops_shop")
+    _source(
+        sources,
+        "ops_deletes",
+        connection={"conn_id": "deletes_db", "driver": "SQLite3"},
+        stock2shop={"conn_id": "stock2shop_default", "source_id": 102},
+        entities=["products"],
+        schedule=None,
+    )
     # Fails validation at once (the demo data has bad rows): a task failure that retrying cannot fix.
     _source(
         sources,
@@ -158,7 +170,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     webhook = _webhook_server(inbox)
     hook_port = webhook.server_address[1]
     processes: list[subprocess.Popen[bytes]] = []
-    settings = SandboxSettings(users={SANDBOX_USER: SANDBOX_PASSWORD}, sources={101: "Ops"}, rate_limit=0)
+    settings = SandboxSettings(
+        users={SANDBOX_USER: SANDBOX_PASSWORD}, sources={101: "Ops", 102: "Deletes"}, rate_limit=0
+    )
     try:
         with running_sandbox(str(home / "sandbox.sqlite"), settings) as sandbox:
             port = free_port()
@@ -187,6 +201,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                     "S2S_STAGING_URL": f"file://{home / 'staging'}",
                     "S2S_STATE_URL": f"sqlite:///{home / 'state.sqlite'}",
                     "AIRFLOW_CONN_OPS_DB": json.dumps({"conn_type": "odbc", "schema": str(database)}),
+                    "AIRFLOW_CONN_DELETES_DB": json.dumps(
+                        {"conn_type": "odbc", "schema": str(home / "deletes.sqlite")}
+                    ),
                     "AIRFLOW_CONN_STOCK2SHOP_DEFAULT": json.dumps(
                         {"conn_type": "http", "host": sandbox, "login": SANDBOX_USER, "password": SANDBOX_PASSWORD}
                     ),
@@ -229,7 +246,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             while True:
                 try:
                     dags = requests.get(f"{api}/api/v2/dags", timeout=5).json().get("dags", [])
-                    if {"s2s_ops_shop", "s2s_ops_broken"} <= {d["dag_id"] for d in dags}:
+                    if {"s2s_ops_shop", "s2s_ops_broken", "s2s_ops_deletes"} <= {d["dag_id"] for d in dags}:
                         break
                 except (requests.RequestException, ValueError):
                     pass
@@ -371,3 +388,60 @@ def test_a_failed_task_alerts_by_mail_webhook_and_slack(cluster: Cluster) -> Non
     assert alert["log_url"].startswith(cluster.api)
     assert "rows are invalid" in alert["error"]
     assert "validate_products failed" in posts["/slack"]["text"]
+
+
+def _awaiting_approval(cluster: Cluster, dag_id: str, run_id: str, task_id: str, timeout: float = 180) -> None:
+    """Wait until the approval task waits for a person (``awaiting_input``; ``deferred`` before Airflow 3.3)."""
+    deadline = time.monotonic() + timeout
+    while (state := cluster.tasks(dag_id, run_id).get(task_id)) not in ("awaiting_input", "deferred"):
+        assert state not in ("failed", "success", "upstream_failed"), cluster.tasks(dag_id, run_id)
+        assert time.monotonic() < deadline, cluster.tasks(dag_id, run_id)
+        time.sleep(2)
+
+
+def _held(cluster: Cluster) -> dict[str, str]:
+    rows = requests.get(f"{cluster.sandbox}/sandbox/products", params={"source_id": 102}, timeout=10).json()
+    return {row["sku"]: row["product_active"] for row in rows}
+
+
+def test_deletes_above_the_cap_wait_for_a_person_rejected_then_approved(cluster: Cluster) -> None:
+    dag_id, task_id = "s2s_ops_deletes", "approve_deletes_products"
+    first = _trigger(cluster, dag_id, {})
+    assert _wait(cluster, dag_id, first) == "success", cluster.tasks(dag_id, first)
+    assert cluster.xcom(dag_id, first, task_id)["needed"] is False  # nothing to delete: no question asked
+    held = _held(cluster)
+    assert len(held) == 33
+    inactive = {sku for sku, active in held.items() if active == "false"}  # the demo's own Delete rows
+    # The source's status field flags 20 more of the 33 products Delete (61%, past the 20% cap).
+    flagged = sorted(set(held) - inactive)[:20]
+    database = pyodbc.connect(f"DRIVER={{SQLite3}};Database={cluster.logs / 'deletes.sqlite'}", autocommit=True)
+    marks = ",".join("?" * len(flagged))
+    database.execute(f"UPDATE products SET s2s_active = 'Delete' WHERE item_code IN ({marks})", *flagged)
+    database.close()
+    hitl = f"/dags/{dag_id}/dagRuns/{{run_id}}/taskInstances/{task_id}/-1/hitlDetails"
+
+    rejected = _trigger(cluster, dag_id, {})
+    _awaiting_approval(cluster, dag_id, rejected, task_id)
+    asked = cluster.call("GET", hitl.format(run_id=rejected))
+    assert asked["subject"] == "Stock2Shop source ops_deletes: delete 20 of 33 products?"
+    assert "* 20 flagged Delete by the source's status field" in asked["body"]
+    assert asked["options"] == ["Approve", "Reject"]
+    cluster.call("PATCH", hitl.format(run_id=rejected), json={"chosen_options": ["Reject"]})
+    assert _wait(cluster, dag_id, rejected) == "failed"
+    states = cluster.tasks(dag_id, rejected)
+    assert (states[task_id], states["upload_products"], states["report"]) == ("failed", "upstream_failed", "failed")
+    assert _held(cluster) == held  # nothing sent
+    report = json.loads((cluster.logs / "staging" / "ops_deletes" / "latest_run_report.json").read_text())
+    assert (report["run_id"], report["entities"]["products"]["failed_step"]) == (rejected, task_id)
+    assert report["entities"]["products"]["deletes"]["flagged"] == 20
+    ti = cluster.call("GET", f"/dags/{dag_id}/dagRuns/{rejected}/taskInstances/{task_id}")
+    log = cluster.call("GET", f"/dags/{dag_id}/dagRuns/{rejected}/taskInstances/{task_id}/logs/{ti['try_number']}")
+    assert "deletes of products rejected by" in json.dumps(log)
+
+    approved = _trigger(cluster, dag_id, {})
+    _awaiting_approval(cluster, dag_id, approved, task_id)
+    cluster.call("PATCH", hitl.format(run_id=approved), json={"chosen_options": ["Approve"]})
+    assert _wait(cluster, dag_id, approved) == "success", cluster.tasks(dag_id, approved)
+    now = _held(cluster)
+    assert {sku for sku, active in now.items() if active == "false"} == inactive | set(flagged)
+    assert cluster.xcom(dag_id, approved, "upload_products")["deletes"]["total"] == 20

@@ -150,6 +150,72 @@ def test_broken_linked_config_holds_the_primary_products_back(
     assert _products(sandbox, 101) == {}
 
 
+# One tab character in the link block: YAML refuses the file, so its keys are recovered from the raw text.
+TAB_BROKEN_LINKED = (
+    "source_id: content_sheet\ntype: flat_file\nfile: {path: content.csv}\nlink:\n  primary: erp\n\towns: [title]\n"
+)
+
+
+def test_linked_config_that_is_not_valid_yaml_holds_the_primary_products_back(
+    sandbox: str, sources_dir: Path, sqlite_source: dict[str, Any]
+) -> None:
+    primary = write_source(sources_dir, "erp", conn_id=sqlite_source["conn_id"], driver="SQLite3", s2s_source_id=101)
+    linked = sources_dir / "content_sheet.yaml"
+    linked.write_text(TAB_BROKEN_LINKED)
+    bag = DagBag(dag_folder=DAG_FILE)
+    dag = bag.dags["s2s_erp"]
+    held = dag.task_dict["linked_config_error_content_sheet"]
+    # The failing task's message names the broken file, why it is broken, and the primary's file it holds back.
+    assert f"{linked}: line 6, column 1: invalid YAML" in held.error
+    assert f"linked to primary source 'erp' ({primary}), whose products are held back" in held.error
+    run = dag.test(logical_date=None)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == DagRunState.FAILED
+    assert states["linked_config_error_content_sheet"] == TaskInstanceState.FAILED
+    assert states["merge_products"] == TaskInstanceState.UPSTREAM_FAILED
+    assert states["upload_products"] == TaskInstanceState.UPSTREAM_FAILED
+    assert _products(sandbox, 101) == {}  # the ERP's titles never went over the linked source's
+
+
+def test_check_config_names_the_broken_linked_file_and_its_primary(
+    sources_dir: Path, sqlite_source: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stock2shop_sync import cli
+
+    primary = write_source(sources_dir, "erp", conn_id=sqlite_source["conn_id"], driver="SQLite3", s2s_source_id=101)
+    linked = sources_dir / "content_sheet.yaml"
+    linked.write_text(TAB_BROKEN_LINKED)
+    assert cli.check_config(str(sources_dir)) == 1
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if line.startswith("ERROR")]
+    assert line.startswith(f"ERROR  {linked}: line 6, column 1: invalid YAML")
+    assert f"linked to primary source 'erp' ({primary}), whose products are held back until it is fixed" in line
+
+
+@pytest.mark.parametrize(
+    ("text", "source_id", "primary", "every"),
+    [
+        ("source_id: c\nlink: {primary: erp, owns: [title]\n", "c", "erp", False),  # unclosed flow mapping
+        ("source_id: 'c'  # note\nlink:\n\tprimary: \"erp\"  # tab\n", "c", "erp", False),
+        ("source_id: c\nlink: [erp\n", "c", None, True),  # linked, but to which primary cannot be told
+        ("type: flat_file\n\tfile: {path: x.csv}\n", None, None, True),  # no source_id: its role cannot be told
+        ("source_id: shop_two\nfile: {path: x.csv\n", "shop_two", None, False),  # a primary's own broken config
+    ],
+)
+def test_role_of_a_config_that_does_not_parse(
+    sources_dir: Path, sqlite_source: dict[str, Any], text: str, source_id: str | None, primary: str | None, every: bool
+) -> None:
+    from stock2shop_sync.config import load_all
+
+    write_source(sources_dir, "erp", conn_id=sqlite_source["conn_id"], driver="SQLite3", s2s_source_id=101)
+    (sources_dir / "broken.yaml").write_text(text)
+    _, (error,) = load_all(sources_dir)
+    assert (error.source_id, error.primary, error.holds_every_primary) == (source_id, primary, every)
+    assert error.holds_back("erp") == (primary == "erp" or every)
+    if every:
+        assert "which primary source this file is linked to cannot be told" in error.problem
+
+
 def test_flat_file_primary_quarantines_broken_rows_with_line_numbers(
     sandbox: str, sources_dir: Path, tmp_path: Path
 ) -> None:

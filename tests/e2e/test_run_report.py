@@ -63,9 +63,11 @@ def test_a_run_whose_customers_all_fail_still_reports_its_synced_products(
     assert report["steps"] == {
         "extract_products": "success",
         "validate_products": "success",
+        "approve_deletes_products": "success",
         "upload_products": "success",
         "extract_customers": "success",
         "validate_customers": "failed",
+        "approve_deletes_customers": "upstream_failed",
         "upload_customers": "upstream_failed",
     }
     products, customers = report["entities"]["products"], report["entities"]["customers"]
@@ -81,6 +83,7 @@ def test_a_run_whose_customers_all_fail_still_reports_its_synced_products(
     assert customers["steps"] == {
         "extract_customers": "success",
         "validate_customers": "failed",
+        "approve_deletes_customers": "upstream_failed",
         "upload_customers": "upstream_failed",
     }
     assert customers["extracted"] == 12  # the extract ran; the steps after it gave no counts

@@ -44,9 +44,11 @@ def test_source_dag_shape_and_policies() -> None:
         "extract_linked_demo_custom_db_content",
         "merge_products",
         "validate_products",
+        "approve_deletes_products",
         "upload_products",
         "extract_customers",
         "validate_customers",
+        "approve_deletes_customers",
         "upload_customers",
         "push_orders",
         "report",
@@ -56,7 +58,9 @@ def test_source_dag_shape_and_policies() -> None:
     assert dag.task_dict["merge_products"].downstream_task_ids == {"validate_products", "report"}
     assert dag.task_dict["extract_customers"].downstream_task_ids == {"validate_customers", "report"}
     for entity in ("products", "customers"):
-        assert f"upload_{entity}" in dag.task_dict[f"validate_{entity}"].downstream_task_ids
+        # Deletes past the cap wait for a person between validate and upload.
+        assert f"approve_deletes_{entity}" in dag.task_dict[f"validate_{entity}"].downstream_task_ids
+        assert f"upload_{entity}" in dag.task_dict[f"approve_deletes_{entity}"].downstream_task_ids
     # One Stock2Shop login at a time: customers upload after products.
     assert "upload_customers" in dag.task_dict["upload_products"].downstream_task_ids
     assert dag.task_dict["upload_customers"].downstream_task_ids == {"push_orders", "report"}
@@ -72,9 +76,11 @@ def test_source_dag_shape_and_policies() -> None:
         "extract_linked_demo_custom_db_content",
         "merge_products",
         "validate_products",
+        "approve_deletes_products",
         "upload_products",
         "extract_customers",
         "validate_customers",
+        "approve_deletes_customers",
         "upload_customers",
         "push_orders",
     }
@@ -84,9 +90,10 @@ def test_source_dag_shape_and_policies() -> None:
             "extract_linked_demo_custom_db_content",
             "merge_products",
             "validate_products",
+            "approve_deletes_products",
             "upload_products",
         ],
-        "customers": ["extract_customers", "validate_customers", "upload_customers"],
+        "customers": ["extract_customers", "validate_customers", "approve_deletes_customers", "upload_customers"],
         "orders": ["push_orders"],
     }
     # One task group per entity, without a prefix: the graph keeps products and customers apart, task ids stay.
@@ -96,9 +103,11 @@ def test_source_dag_shape_and_policies() -> None:
         "extract_linked_demo_custom_db_content": "products",
         "merge_products": "products",
         "validate_products": "products",
+        "approve_deletes_products": "products",
         "upload_products": "products",
         "extract_customers": "customers",
         "validate_customers": "customers",
+        "approve_deletes_customers": "customers",
         "upload_customers": "customers",
     }
     assert set(dag.task_group.children) == {"products", "customers", "push_orders", "report"}
@@ -120,7 +129,8 @@ def test_source_dag_shape_and_policies() -> None:
     assert dag.catchup is False
     assert {"stock2shop", "custom_database", "demo"} <= set(dag.tags)
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
-    assert all(task.retries == 2 for task in dag.tasks)
+    # An approval's answer is final: a retry would ask again.
+    assert all(task.retries == (0 if task.task_id.startswith("approve_deletes_") else 2) for task in dag.tasks)
     assert dag.is_paused_upon_creation is False
     # A source whose system `make up` cannot reach starts paused instead of failing every hour.
     assert _dagbag().dags["s2s_demo_sage_financials"].is_paused_upon_creation is True

@@ -52,3 +52,21 @@ def test_wrong_password(isync: tuple[str, IsyncState], monkeypatch: pytest.Monke
         list(IsyncHook().list_pages(OPTIONS))
     assert excinfo.value.status == 401
     assert "bad-isync-pw" not in str(excinfo.value)
+
+
+def test_the_read_ends_when_the_reported_total_is_reached(isync: tuple[str, IsyncState]) -> None:
+    _, state = isync
+    state.products = state.products[:20] * 2  # 40: two full pages, the total reached on the second
+    records = list(IsyncHook().list_pages(OPTIONS))
+    assert len(records) == 40
+    assert [r["page"] for r in state.requests] == ["1", "2"]  # no third, empty page is asked for
+
+
+def test_without_a_total_a_short_page_ends_the_read(isync: tuple[str, IsyncState]) -> None:
+    """An API that reports no total: nothing can tell a cut page from the last one (documented limit)."""
+    _, state = isync
+    state.report_total = False
+    state.truncate_pages = {1: 1}
+    records = list(IsyncHook().list_pages(OPTIONS))
+    assert len(records) == 19
+    assert [r["page"] for r in state.requests] == ["1"]

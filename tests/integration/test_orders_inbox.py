@@ -4,15 +4,18 @@ take them."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from contextlib import closing
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pyodbc
 import pytest
 import yaml
 
-from stock2shop_sync import pipeline
+from stock2shop_sync import inbox, pipeline
 from stock2shop_sync.config import ConfigError, load_source
 from stock2shop_sync.model.orders import OrderError
 from stock2shop_sync.state import StateStore
@@ -32,6 +35,8 @@ def test_order_files_are_raised_and_moved_with_a_result_file(
     (drop / "1003.json").write_text('{"id": 1003, "line_items": [')  # cut off mid-upload
     (drop / "1004.json").write_text(json.dumps(system_order(1004, 101, [("NOT-OURS", 1, 10.0)])))
     (drop / "notes.txt").write_text("not an order")
+    for dropped in drop.iterdir():  # dropped an hour ago: settled, and 1003 is past its grace to be completed
+        os.utime(dropped, (time.time() - 3600, time.time() - 3600))
     path = write_order_source(
         sources_dir,
         "shop",
@@ -76,6 +81,63 @@ def test_order_files_are_raised_and_moved_with_a_result_file(
     assert "1003.json is not a JSON order" in failed["error"]
     unknown = json.loads((drop / "failed" / "1004.json.result.json").read_text())
     assert "sku 'NOT-OURS' is not a product of source shop" in unknown["error"]
+
+
+def test_an_order_file_is_read_only_once_its_upload_is_complete(
+    sqlite_source: dict[str, Any],
+    sources_dir: Path,
+    tmp_path: Path,
+    state_store: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Temporary names are ignored; a file cut off mid-upload stays in the inbox (not failed/) and is read whole by
+    the next run; a file that changes while the run watches it is left for the next run."""
+    drop = tmp_path / "order-drop"
+    drop.mkdir()
+    whole = json.dumps(system_order(1101, 101, [("HW-HAMMER-16", 1, 349.95)]))
+    (drop / "1101.json").write_text(whole[: len(whole) // 2])  # the upload has got half-way
+    for temporary in ("1102.json.part", "1103.json.filepart", ".1104.json", "~1105.json", "1106.tmp.json"):
+        (drop / temporary).write_text(json.dumps(system_order(1102, 101, [("HW-TAPE-5M", 1, 119.0)])))
+    path = write_order_source(
+        sources_dir,
+        "shop",
+        preset="custom_database",
+        conn_id="s2s_test_sqlite",
+        driver="SQLite3",
+        s2s_source_id=101,
+        orders={"inbox": {"kind": "files", "path": str(drop), "settle_seconds": 1}},
+    )
+    store = StateStore(state_store)
+    store.record_synced("shop", HELD)
+    config = load_source(path)
+    assert (config.orders.inbox.settle_seconds, config.orders.inbox.parse_grace_seconds) == (1, 900)
+
+    first = pipeline.push_orders(config, store=store)
+    assert first["counts"] == {"pending": 0}  # the cut file does not parse yet, but it is young: it waits
+    assert not (drop / "failed").exists()
+
+    # The upload goes on while the run watches the file (the rest arrives during the wait): it is left alone.
+    (drop / "1101.json").write_text(whole[: len(whole) - 10])
+
+    def upload_the_rest(seconds: float) -> None:
+        (drop / "1101.json").write_text(whole)
+        time.sleep(seconds)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(inbox, "time", SimpleNamespace(time=time.time, sleep=upload_the_rest))
+        second = pipeline.push_orders(config, store=store)
+    assert second["counts"] == {"pending": 0}
+
+    third = pipeline.push_orders(config, store=store)  # complete and unchanged for settle_seconds
+    assert third["counts"] == {"pending": 1, "raised": 1}
+    assert sorted(p.name for p in (drop / "processed").iterdir()) == ["1101.json", "1101.json.result.json"]
+    assert sorted(p.name for p in drop.iterdir() if p.is_file()) == [
+        ".1104.json",
+        "1102.json.part",
+        "1103.json.filepart",
+        "1106.tmp.json",
+        "~1105.json",
+    ]
 
 
 def _write(folder: Path, name: str, config: dict[str, Any]) -> Path:

@@ -21,28 +21,39 @@ from stock2shop_sync.factory import build_source_dag
 from stock2shop_sync.operators.sync import _fail_fast
 from tests.conftest import PG, odbc_string, write_source
 
-#: The products query of the Custom Database preset, slowed by a switch the test flips: while
-#: ``s2s_slow.is_on`` is true, the query waits 6 s (a lock, a missing index, a runaway plan).
+#: The products query of the Custom Database preset, reading a table the test can lock: while another session holds
+#: ``s2s_slow`` in ACCESS EXCLUSIVE mode (an ERP user's long transaction), the query waits for the lock. (A sleep
+#: function would be refused by the read-only check, as it should be.)
 SLOW_QUERY = """
 SELECT p.item_code, COALESCE(p.group_code, p.item_code) AS group_code, p.description, p.category, p.brand,
        p.barcode, p.selling_price, p.qty_on_hand, p.s2s_active, p.inventory_managed,
        g.option1_name, g.option2_name, g.option3_name, p.option1, p.option2, p.option3, p.weight_grams
 FROM products p
 LEFT JOIN product_groups g ON g.group_code = p.group_code
-WHERE (SELECT pg_sleep(CASE WHEN s.is_on THEN 6 ELSE 0 END) FROM s2s_slow s) IS NOT NULL
+CROSS JOIN (SELECT COUNT(*) AS n FROM s2s_slow) s
 """
 
 
 @pytest.fixture
 def slow_switch(postgres_source: dict[str, Any]) -> Any:
+    database = postgres_source["database"]
+    with closing(pyodbc.connect(odbc_string(PG, database), autocommit=True)) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS s2s_slow (is_on BOOLEAN NOT NULL)")
+    holder: list[pyodbc.Connection] = []
+
     def flip(on: bool) -> None:
-        with closing(pyodbc.connect(odbc_string(PG, postgres_source["database"]), autocommit=True)) as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS s2s_slow (is_on BOOLEAN NOT NULL)")
-            conn.execute("DELETE FROM s2s_slow")
-            conn.execute("INSERT INTO s2s_slow (is_on) VALUES (?)", on)
+        while holder:  # the lock's transaction ends: the table can be read again
+            lock = holder.pop()
+            lock.rollback()
+            lock.close()
+        if on:
+            lock = pyodbc.connect(odbc_string(PG, database), autocommit=False)
+            lock.execute("LOCK TABLE s2s_slow IN ACCESS EXCLUSIVE MODE")
+            holder.append(lock)
 
     yield flip
-    with closing(pyodbc.connect(odbc_string(PG, postgres_source["database"]), autocommit=True)) as conn:
+    flip(False)
+    with closing(pyodbc.connect(odbc_string(PG, database), autocommit=True)) as conn:
         conn.execute("DROP TABLE IF EXISTS s2s_slow")
 
 

@@ -177,6 +177,7 @@ def test_a_source_that_suddenly_returns_almost_nothing_deletes_nothing(
             "type": "custom_database",
             "connection": {"conn_id": "x"},
             "stock2shop": {"source_id": S2S},
+            "validation": {"delete_cap_min_items": 5},
         }
     )
     folder = staging.run_folder("shop", "run1")
@@ -189,7 +190,9 @@ def test_a_source_that_suddenly_returns_almost_nothing_deletes_nothing(
     partial["input_path"] = partial["path"]
     hook = FailingHook(accept=100)
 
-    with pytest.raises(ValidationFailed, match=r"no longer returns 8 of the 10 items .* nothing was sent"):
+    with pytest.raises(
+        ValidationFailed, match=r"not approved: 8 of the 10 products .* nothing of products was uploaded"
+    ):
         upload(config, "products", partial, hook)
 
     assert hook.sent == []

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from stock2shop_sync.connectors.base import Document, OrderSink, SourceConnector
-from stock2shop_sync.hooks.isync import IsyncError, IsyncHook
+from stock2shop_sync.hooks.isync import IsyncError, IsyncHook, IsyncPagingError
 from stock2shop_sync.model.orders import OrderError, external_order_no, header_fields, line_fields
 
 if TYPE_CHECKING:
@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 
 
 class IsyncConnector(SourceConnector):
-    """Read iSync products (one record per SKU); ``since`` sends the mapping's modified-since filter."""
+    """Read iSync products (one record per SKU); ``since`` sends the mapping's modified-since filter.
+
+    The read checks its pages against the total iSync reports (see :meth:`IsyncHook.list_pages`); one that falls
+    short fails the extract, naming the source, rather than count as a complete read.
+    """
 
     filters_by_time = True  # sends `since`: a windowed read is not the whole source
 
@@ -33,10 +37,15 @@ class IsyncConnector(SourceConnector):
         if self.config.api.page_size:
             options["page_size"] = self.config.api.page_size
         records = []
-        for record in hook.list_pages(options, since=since):
-            records.append(record)
-            if limit is not None and len(records) >= limit:
-                break
+        try:
+            for record in hook.list_pages(options, since=since):
+                records.append(record)
+                if limit is not None and len(records) >= limit:
+                    break
+        except IsyncPagingError as exc:
+            # A read short of the API's total must fail: taken as complete, it would remove what it missed.
+            message = f"source {self.config.source_id!r}, {entity}: {exc}"
+            raise IsyncPagingError(message, retryable=exc.retryable) from None
         return pd.json_normalize(records) if records else self.empty_frame(entity)
 
 

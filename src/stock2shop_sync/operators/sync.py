@@ -145,13 +145,19 @@ class MergeLinkedOperator(_SourceStepOperator):
 
 
 class Stock2ShopUploadOperator(_SourceStepOperator):
-    """Upload validated rows of one entity to Stock2Shop's queue."""
+    """Upload validated rows of one entity to Stock2Shop's queue.
+
+    :param upstream_task_id: the validate task, whose output it uploads.
+    :param approval_task_id: the task that approved deletes above the cap
+        (:class:`~stock2shop_sync.operators.approval.DeleteApprovalOperator`), if any.
+    """
 
     ui_color = "#f8d7da"
 
-    def __init__(self, *, upstream_task_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, upstream_task_id: str, approval_task_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.upstream_task_id = upstream_task_id
+        self.approval_task_id = approval_task_id
 
     def run_step(self, config: SourceConfig, context: Context) -> dict[str, Any]:
         from stock2shop_sync import pipeline
@@ -159,6 +165,7 @@ class Stock2ShopUploadOperator(_SourceStepOperator):
         from stock2shop_sync.state import StateStore
 
         validated = context["ti"].xcom_pull(task_ids=self.upstream_task_id)
+        approval = (context["ti"].xcom_pull(task_ids=self.approval_task_id) if self.approval_task_id else None) or {}
         hook = Stock2ShopHook(config.stock2shop.conn_id)
         try:
             params = _params(context)
@@ -170,6 +177,7 @@ class Stock2ShopUploadOperator(_SourceStepOperator):
                 StateStore(),
                 dry_run=bool(params.get("dry_run")),
                 full_sync=bool(params.get("full_sync")),
+                deletes_approved=bool(approval.get("approved")),
             )
         finally:
             hook.close()
